@@ -1,0 +1,51 @@
+/// Building a ContainerSpec the way users of Singularity and Shifter expect:
+/// HPC default binds, environment precedence, working-directory rules. Shared
+/// by every front end so `ferry run` and Slurm behave alike.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ferry/image/image.hpp"
+#include "ferry/runtime/container_spec.hpp"
+
+namespace ferry::runtime {
+
+/// What a front end asks for, before defaults are applied.
+struct RunRequest {
+  image::ResolvedImage image;
+  std::vector<std::string> command;  ///< empty: the image's entrypoint/cmd
+  bool ignore_entrypoint = false;    ///< `ferry exec`: run command as given
+  std::vector<Mount> volumes;        ///< user volumes (-v)
+  std::vector<std::string> env;      ///< -e NAME=VALUE, in order
+  std::vector<std::string> env_files;
+  bool clean_env = false;
+  std::optional<std::string> workdir;  ///< -w
+  bool writable_tmpfs = false;
+};
+
+/// Parses "SRC:DST[:ro|:rw]" (also "SRC" alone, meaning SRC:SRC). Throws a
+/// one-line Error naming the spec on anything malformed.
+Mount parse_volume(const std::string& spec);
+
+/// Reads an env file: NAME=VALUE per line, '#' comments and blank lines
+/// skipped, a bare NAME takes the value from `host_env`.
+std::vector<std::string> read_env_file(const std::string& path,
+                                       const std::vector<std::string>& host_env);
+
+/// host env (unless clean) < image Env < env files < -e, as in Apptainer.
+std::vector<std::string> compose_env(const std::vector<std::string>& host_env,
+                                     const RunRequest& req);
+
+/// Docker's rule: entrypoint + (command or cmd); `exec` ignores entrypoint.
+std::vector<std::string> compose_args(const RunRequest& req);
+
+/// Fills in the whole spec for the calling user on this host.
+ContainerSpec build_spec(const RunRequest& req);
+
+/// Sorts mounts so that a parent directory is mounted before anything below
+/// it; later duplicates of a destination replace earlier ones.
+std::vector<Mount> order_mounts(std::vector<Mount> mounts);
+
+}  // namespace ferry::runtime

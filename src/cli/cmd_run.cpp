@@ -1,0 +1,85 @@
+// `ferry run`, `ferry exec`, `ferry shell`: one set of container options,
+// three ways to choose the command.
+#include <CLI/CLI.hpp>
+#include <memory>
+
+#include "command.hpp"
+#include "ferry/core/error.hpp"
+#include "ferry/image/image.hpp"
+#include "ferry/runtime/container.hpp"
+#include "ferry/runtime/defaults.hpp"
+
+namespace ferry::cli {
+namespace {
+
+enum class Mode { Run, Exec, Shell };
+
+struct RunOptions {
+  std::vector<std::string> volumes;
+  std::vector<std::string> env;
+  std::vector<std::string> env_files;
+  bool clean_env = false;
+  std::string workdir;
+  bool writable_tmpfs = false;
+  std::string shell;
+};
+
+void add_container_options(CLI::App& sub, RunOptions& o) {
+  sub.add_option("-v,--volume", o.volumes, "Bind SRC on the host at DST inside: SRC[:DST[:ro|rw]]")
+      ->allow_extra_args(false);
+  sub.add_option("-e,--env", o.env, "Set NAME=VALUE inside (NAME alone: take the host's value)")
+      ->allow_extra_args(false);
+  sub.add_option("--env-file", o.env_files, "Read NAME=VALUE lines from FILE")->allow_extra_args(false);
+  sub.add_flag("--cleanenv", o.clean_env, "Start from the image's environment only, not the host's");
+  sub.add_option("-w,--workdir", o.workdir, "Working directory inside the container");
+  sub.add_flag("--writable-tmpfs", o.writable_tmpfs,
+               "Allow writes anywhere; they go to a tmpfs and vanish at exit");
+  // IMAGE [COMMAND [ARG...]]: everything from the first positional on is
+  // ours to pass through untouched, options of the command included.
+  sub.prefix_command();
+}
+
+int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>& rest) {
+  if (rest.empty()) throw Error("no image given (usage: ferry run [OPTIONS] IMAGE [COMMAND [ARG...]])");
+  // prefix_command() also stops at an unknown option; before IMAGE it is a mistake.
+  if (rest[0].size() > 1 && rest[0][0] == '-') throw Error("unknown option " + rest[0] + " (see ferry --help)");
+  static const char* const kVerb[] = {"run", "exec", "shell"};
+  runtime::RunRequest req;
+  try {
+    req.image = image::resolve(rest[0]);
+    req.command.assign(rest.begin() + 1, rest.end());
+    if (mode == Mode::Exec && req.command.empty())
+      throw Error("no command given (usage: ferry exec [OPTIONS] IMAGE COMMAND [ARG...])");
+    if (mode == Mode::Shell) {
+      if (!req.command.empty()) throw Error("ferry shell takes no command; use ferry exec");
+      req.command = o.shell.empty()
+                        ? std::vector<std::string>{"/bin/sh", "-c", "test -x /bin/bash && exec /bin/bash || exec /bin/sh"}
+                        : std::vector<std::string>{o.shell};
+    }
+    req.ignore_entrypoint = mode != Mode::Run;
+    for (const auto& v : o.volumes) req.volumes.push_back(runtime::parse_volume(v));
+    req.env = o.env;
+    req.env_files = o.env_files;
+    req.clean_env = o.clean_env;
+    if (!o.workdir.empty()) req.workdir = o.workdir;
+    req.writable_tmpfs = o.writable_tmpfs;
+    return runtime::run(runtime::build_spec(req));
+  } catch (Error& e) {
+    throw e.context(std::string(kVerb[static_cast<int>(mode)]) + " " + rest[0]);
+  }
+}
+
+Handler setup(CLI::App& sub, Mode mode) {
+  auto o = std::make_shared<RunOptions>();
+  add_container_options(sub, *o);
+  if (mode == Mode::Shell) sub.add_option("--shell", o->shell, "Shell to start (default: /bin/bash, else /bin/sh)");
+  return [mode, o, &sub] { return run_container(mode, *o, sub.remaining()); };
+}
+
+}  // namespace
+
+Handler setup_run(CLI::App& sub) { return setup(sub, Mode::Run); }
+Handler setup_exec(CLI::App& sub) { return setup(sub, Mode::Exec); }
+Handler setup_shell(CLI::App& sub) { return setup(sub, Mode::Shell); }
+
+}  // namespace ferry::cli

@@ -1,0 +1,33 @@
+/// The command table: each subcommand lives in its own file and registers
+/// its options on a CLI11 subcommand, returning the function that runs it
+/// (STYLE.md 1). Commands only translate options into library calls.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace ferry::cli {
+
+/// Runs a parsed command; returns ferry's exit status.
+using Handler = std::function<int()>;
+
+struct Command {
+  const char* name;
+  const char* summary;
+  /// Adds the subcommand's options to `sub`; returns its handler.
+  Handler (*setup)(CLI::App& sub);
+};
+
+/// All subcommands, in help order.
+const std::vector<Command>& commands();
+
+// One per file.
+Handler setup_run(CLI::App& sub);
+Handler setup_exec(CLI::App& sub);
+Handler setup_shell(CLI::App& sub);
+
+}  // namespace ferry::cli

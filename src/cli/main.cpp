@@ -1,0 +1,62 @@
+// The ferry command: parse, dispatch to the command table, print a failure
+// once as one line and exit 125/126/127 (ARCHITECTURE.md "Exit codes").
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "command.hpp"
+#include "ferry/core/error.hpp"
+#include "ferry/core/log.hpp"
+
+namespace ferry::cli {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"run", "Run an image's entrypoint/cmd, or COMMAND, in a container", setup_run},
+      {"exec", "Run COMMAND in a container, ignoring the image's entrypoint", setup_exec},
+      {"shell", "Open an interactive shell in a container", setup_shell},
+  };
+  return table;
+}
+
+namespace {
+
+int run_main(int argc, char** argv) {
+  CLI::App app{"ferry: containers for HPC, rootless, from one SquashFS file", "ferry"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ferry " FERRY_VERSION);
+  bool debug = false;
+  app.add_flag("--debug", debug, "Print debug lines and step timings on stderr");
+  Handler handler;
+  for (const auto& c : commands()) {
+    CLI::App* sub = app.add_subcommand(c.name, c.summary);
+    Handler h = c.setup(*sub);
+    sub->callback([&handler, h] { handler = h; });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version arrive here too, with exit code 0.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    log::error(std::string(e.what()) + " (see ferry --help)");
+    return kExitFailure;
+  }
+  if (debug) log::set_debug(true);
+  return handler();
+}
+
+}  // namespace
+}  // namespace ferry::cli
+
+int main(int argc, char** argv) {
+  try {
+    return ferry::cli::run_main(argc, argv);
+  } catch (const ferry::Error& e) {
+    ferry::log::error(e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    ferry::log::error(e.what());
+    return ferry::kExitFailure;
+  }
+}

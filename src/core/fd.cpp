@@ -1,0 +1,46 @@
+#include "ferry/core/fd.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "ferry/core/error.hpp"
+
+namespace ferry {
+
+void Fd::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+Fd open_or_throw(const std::string& path, int flags, int mode) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw_errno("open", path);
+  return Fd(fd);
+}
+
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+std::string read_file(const std::string& path) {
+  Fd fd = open_or_throw(path, O_RDONLY);
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("read", path);
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+void write_file(const std::string& path, std::string_view data) {
+  Fd fd = open_or_throw(path, O_WRONLY);
+  ssize_t n = ::write(fd.get(), data.data(), data.size());
+  if (n < 0) throw_errno("write", path);
+  if (static_cast<size_t>(n) != data.size()) throw Error("short write to " + path);
+}
+
+}  // namespace ferry

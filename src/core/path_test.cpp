@@ -1,0 +1,37 @@
+#include "ferry/core/path.hpp"
+
+#include <gtest/gtest.h>
+
+namespace ferry {
+
+TEST(Path, SplitDropsEmptyAndDot) {
+  EXPECT_EQ(split_path("/a//b/./c/"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(split_path("/").empty());
+}
+
+TEST(Path, Normalize) {
+  EXPECT_EQ(normalize_path("/a//b/./c/"), "/a/b/c");
+  EXPECT_EQ(normalize_path("/"), "/");
+  EXPECT_EQ(normalize_path("a/b/"), "a/b");
+  EXPECT_EQ(normalize_path("/a/../b"), "/a/../b");
+}
+
+TEST(Path, DotDot) {
+  EXPECT_TRUE(has_dotdot("/a/../b"));
+  EXPECT_TRUE(has_dotdot(".."));
+  EXPECT_FALSE(has_dotdot("/a/..b/c.."));
+}
+
+TEST(Path, Within) {
+  EXPECT_TRUE(path_within("/a/b", "/a"));
+  EXPECT_TRUE(path_within("/a", "/a"));
+  EXPECT_FALSE(path_within("/ab", "/a"));
+  EXPECT_TRUE(path_within("/x", "/"));
+}
+
+TEST(Path, Depth) {
+  EXPECT_EQ(path_depth("/"), 0u);
+  EXPECT_EQ(path_depth("/a/b"), 2u);
+}
+
+}  // namespace ferry

@@ -1,0 +1,232 @@
+// The container start-up, as a pipeline of named steps (STYLE.md 4). The
+// order matters and each step says why it is where it is. A walkthrough of
+// the kernel side is in docs/design/runtime.md.
+#include "ferry/runtime/container.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fmt/format.h>
+#include <memory>
+
+#include "accounts.hpp"
+#include "exec.hpp"
+#include "ferry/core/error.hpp"
+#include "ferry/core/fd.hpp"
+#include "ferry/core/log.hpp"
+#include "ferry/image/squashfs_server.hpp"
+#include "mount_ops.hpp"
+#include "namespaces.hpp"
+#include "rootfs.hpp"
+#include "supervise.hpp"
+
+namespace ferry::runtime {
+namespace {
+
+// Private scratch space in ferry's own mount namespace. Mounting a tmpfs
+// over /tmp there hides nothing from the container: every host path it
+// needs was opened before (bwrap uses the same trick).
+constexpr const char* kStaging = "/tmp";
+const std::string kRootDir = std::string(kStaging) + "/root";
+const std::string kLowerDir = std::string(kStaging) + "/lower";
+
+constexpr size_t kMaxAccountFile = 4 << 20;
+
+// A mount source taken on the host before anything is mounted: a detached
+// copy of its mount tree, so a missing source is an error before any work
+// and later mounts (the staging tmpfs over /tmp) are not part of it.
+struct OpenedMount {
+  const Mount* mount;
+  Fd tree;
+  bool directory = false;
+};
+
+std::vector<OpenedMount> open_sources(const std::vector<Mount>& mounts) {
+  std::vector<OpenedMount> out;
+  for (const auto& m : mounts) {
+    if (m.kind != Mount::Kind::Bind) {
+      out.push_back({&m, Fd(), m.kind == Mount::Kind::Tmpfs});
+      continue;
+    }
+    Fd tree = clone_tree(AT_FDCWD, m.source.c_str());
+    if (!tree) {
+      if (m.optional && (errno == ENOENT || errno == EACCES || errno == ENOTDIR)) continue;
+      if (errno == ENOENT) throw Error(fmt::format("volume {}: source does not exist", m.source));
+      throw_errno("open volume source", m.source);
+    }
+    struct stat st {};
+    if (::fstat(tree.get(), &st) != 0) throw_errno("stat", m.source);
+    out.push_back({&m, std::move(tree), S_ISDIR(st.st_mode)});
+  }
+  return out;
+}
+
+// FUSE must be opened inside the new user namespace: the kernel ties the
+// connection to the opener's namespace (fs/fuse/inode.c, fuse_fill_super).
+Fd open_fuse_device() {
+  Fd fd(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  if (fd) return fd;
+  int err = errno;
+  if (err == EACCES || err == EPERM)
+    throw Error(err, "open", "/dev/fuse (FUSE is not usable by this user: /dev/fuse must be "
+                             "mode 0666, as sites set it, to run SquashFS images)");
+  if (err == ENOENT) throw Error(err, "open", "/dev/fuse (the fuse kernel module is not loaded)");
+  throw Error(err, "open", "/dev/fuse");
+}
+
+void mount_squashfs(image::SquashfsServer& server, const std::string& target, uid_t uid, gid_t gid) {
+  Fd fuse = open_fuse_device();
+  std::string data = fmt::format("fd={},rootmode=40000,user_id={},group_id={},default_permissions",
+                                 fuse.get(), uid, gid);
+  if (::mount("ferry", target.c_str(), "fuse.ferry", MS_RDONLY | MS_NOSUID | MS_NODEV, data.c_str()) != 0)
+    throw_errno("mount fuse", target);
+  // The kernel queues FUSE_INIT; nothing may touch the mount until it is served.
+  server.start(fuse.release());
+}
+
+void mount_directory(int image_tree, const std::string& image, const std::string& target) {
+  Fd dst = open_or_throw(target, O_PATH | O_DIRECTORY);
+  attach_tree(image_tree, dst.get(), MountFlags{true, true, true}, image);
+}
+
+// --writable-tmpfs: an overlay whose upper layer is on the staging tmpfs;
+// "userxattr" because trusted.* xattrs are not ours in a user namespace.
+void mount_overlay(const std::string& lower, const std::string& target) {
+  for (const char* d : {"/tmp/upper", "/tmp/work"})
+    if (::mkdir(d, 0755) != 0) throw_errno("mkdir", d);
+  std::string data = fmt::format("lowerdir={},upperdir=/tmp/upper,workdir=/tmp/work,userxattr", lower);
+  if (::mount("overlay", target.c_str(), "overlay", MS_NOSUID | MS_NODEV, data.c_str()) != 0)
+    throw_errno("mount overlay (--writable-tmpfs)", target);
+}
+
+void mount_root(const ContainerSpec& spec, image::SquashfsServer* server, int image_tree) {
+  std::string image_at = spec.root.writable_tmpfs ? kLowerDir : kRootDir;
+  for (const auto& d : {kRootDir, kLowerDir})
+    if (::mkdir(d.c_str(), 0755) != 0) throw_errno("mkdir", d);
+  if (server != nullptr) mount_squashfs(*server, image_at, spec.process.uid, spec.process.gid);
+  else mount_directory(image_tree, spec.root.path, image_at);
+  if (spec.root.writable_tmpfs) mount_overlay(kLowerDir, kRootDir);
+}
+
+std::string read_image_file(Rootfs& rootfs, const std::string& path) {
+  auto fd = rootfs.open(path);
+  if (!fd) return {};
+  Fd f(::open(fd_path(fd->get()).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  struct stat st {};
+  if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<size_t>(st.st_size) > kMaxAccountFile)
+    return {};
+  return read_file(fd_path(f.get()));
+}
+
+// Generated files (passwd, group) are written to the staging tmpfs and bound.
+void mount_content(Rootfs& rootfs, const std::string& dst, const std::string& body, int index) {
+  std::string path = fmt::format("{}/content{}", kStaging, index);
+  Fd f = open_or_throw(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (::write(f.get(), body.data(), body.size()) != static_cast<ssize_t>(body.size()))
+    throw_errno("write", path);
+  Fd src = open_or_throw(path, O_PATH);
+  Fd target = rootfs.ensure(dst, false);
+  bind_fd(src.get(), target.get(), MountFlags{true, true, true}, dst);
+}
+
+void inject_accounts(Rootfs& rootfs, const Account& acc) {
+  if (acc.passwd_line.empty()) return;
+  mount_content(rootfs, "/etc/passwd",
+                merge_account_file(read_image_file(rootfs, "/etc/passwd"), {acc.passwd_line}), 0);
+  mount_content(rootfs, "/etc/group",
+                merge_account_file(read_image_file(rootfs, "/etc/group"), acc.group_lines), 1);
+}
+
+void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
+  const Mount& m = *om.mount;
+  try {
+    if (m.kind == Mount::Kind::Content) return mount_content(rootfs, m.destination, m.content, 100 + index);
+    Fd target = rootfs.ensure(m.destination, om.directory);
+    if (m.kind == Mount::Kind::Tmpfs) {
+      std::string tmp = fmt::format("{}/tmpfs{}", kStaging, index);
+      if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
+      mount_tmpfs(tmp, "mode=0755");
+      return move_mount_to(tmp, target.get(), m.destination);
+    }
+    // /dev must keep its device nodes; everything else is nodev.
+    bool is_dev = m.destination == "/dev";
+    attach_tree(om.tree.get(), target.get(), MountFlags{m.read_only, true, !is_dev}, m.destination);
+  } catch (Error& e) {
+    throw e.context(m.kind == Mount::Kind::Bind ? fmt::format("volume {}:{}", m.source, m.destination)
+                                                : m.destination);
+  }
+}
+
+std::string choose_cwd(Rootfs& rootfs, const Process& p) {
+  for (const auto& c : p.cwd_candidates) {
+    auto fd = rootfs.open(c);
+    struct stat st {};
+    if (fd && ::fstatat(fd->get(), "", &st, AT_EMPTY_PATH) == 0 && S_ISDIR(st.st_mode)) return c;
+    if (p.cwd_required) throw Error(fmt::format("workdir {}: no such directory in the container", c));
+  }
+  return "/";
+}
+
+// pivot_root(".", ".") stacks the old root on top of the new one; detaching
+// it leaves only the container's tree (pivot_root(2), "NOTES").
+void pivot_into(const std::string& root) {
+  if (::chdir(root.c_str()) != 0) throw_errno("chdir", root);
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) throw_errno("pivot_root", root);
+  if (::umount2(".", MNT_DETACH) != 0) throw_errno("detach old root");
+  if (::chdir("/") != 0) throw_errno("chdir", "/");
+}
+
+// Everything up to the exec, with the host paths opened first.
+pid_t start_container(const ContainerSpec& spec, image::SquashfsServer* server, const SignalGuard& signals) {
+  log::Timer total("container start");
+  {
+    log::Timer t("namespaces");
+    enter_namespaces(spec.process.uid, spec.process.gid);
+  }
+  // Take every host path now: after unshare, because the kernel clones only
+  // mounts of the caller's own mount namespace (check_mnt() in
+  // fs/namespace.c), and before the staging tmpfs covers the host's /tmp.
+  auto opened = open_sources(spec.mounts);
+  Fd image_tree;
+  if (server == nullptr) {
+    image_tree = clone_tree(AT_FDCWD, spec.root.path.c_str());
+    if (!image_tree) throw_errno("open image", spec.root.path);
+  }
+  mount_tmpfs(kStaging, "mode=0700");
+  {
+    log::Timer t("root mount");
+    mount_root(spec, server, image_tree.get());
+  }
+  Rootfs rootfs(kRootDir, kStaging);
+  std::string cwd;
+  {
+    log::Timer t("binds");
+    inject_accounts(rootfs, spec.account);
+    for (size_t i = 0; i < opened.size(); ++i) apply_mount(rootfs, opened[i], static_cast<int>(i));
+    cwd = choose_cwd(rootfs, spec.process);
+    rootfs.seal();
+  }
+  pivot_into(kRootDir);
+  become_subreaper();
+  return spawn(ExecRequest{spec.process.args, spec.process.env, cwd, signals.original()});
+}
+
+}  // namespace
+
+int run(const ContainerSpec& spec) {
+  // Validate the image before the namespaces; this starts no thread.
+  std::unique_ptr<image::SquashfsServer> server;
+  if (spec.root.format == image::Format::Squashfs) server = image::SquashfsServer::open(spec.root.path);
+  // Signals are blocked before any thread exists, so that only the
+  // supervisor's sigwaitinfo ever receives them.
+  SignalGuard signals;
+  pid_t child = start_container(spec, server.get(), signals);
+  return supervise(child, signals);
+}
+
+}  // namespace ferry::runtime

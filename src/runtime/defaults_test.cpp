@@ -1,0 +1,114 @@
+#include "ferry/runtime/defaults.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "ferry/core/error.hpp"
+
+namespace ferry::runtime {
+namespace {
+
+RunRequest request_with_image_env(std::vector<std::string> env) {
+  RunRequest r;
+  r.image.name = "img";
+  r.image.config.env = std::move(env);
+  return r;
+}
+
+}  // namespace
+
+TEST(Volume, SourceOnlyMeansSameDestination) {
+  Mount m = parse_volume("/data");
+  EXPECT_EQ(m.source, "/data");
+  EXPECT_EQ(m.destination, "/data");
+  EXPECT_FALSE(m.read_only);
+}
+
+TEST(Volume, ReadOnlyAndNormalisedDestination) {
+  Mount m = parse_volume("/a:/b//c/:ro");
+  EXPECT_EQ(m.destination, "/b/c");
+  EXPECT_TRUE(m.read_only);
+}
+
+TEST(Volume, MalformedSpecsAreRejectedWithTheSpecNamed) {
+  for (const char* bad : {"", ":", "/a:", "/a::ro", "/a:/b:xx", "/a:b", "/a:/b/../c", "/a:/b:ro:x"}) {
+    try {
+      parse_volume(bad);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("volume '"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Env, ImageOverridesHostAndFlagsOverrideImage) {
+  RunRequest r = request_with_image_env({"A=image", "PATH=/img/bin"});
+  r.env = {"B=flag", "A=flag"};
+  auto env = compose_env({"A=host", "B=host", "C=host", "PATH=/host/bin"}, r);
+  EXPECT_EQ(env, (std::vector<std::string>{"A=flag", "B=flag", "C=host", "PATH=/img/bin"}));
+}
+
+TEST(Env, CleanEnvKeepsOnlyImageAndFlags) {
+  RunRequest r = request_with_image_env({"A=image"});
+  r.clean_env = true;
+  r.env = {"C"};  // bare name: value from the host
+  auto env = compose_env({"B=host", "C=hostc"}, r);
+  EXPECT_EQ(env, (std::vector<std::string>{"A=image",
+                                           "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                           "C=hostc"}));
+}
+
+TEST(Env, EnvFileSitsBetweenImageAndFlags) {
+  char path[] = "/tmp/ferry-envfile-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << "# comment\n\nA=file\nexport B=file\nH\n";
+  RunRequest r = request_with_image_env({"A=image", "B=image"});
+  r.env_files = {path};
+  r.env = {"B=flag"};
+  auto env = compose_env({"H=hostval", "PATH=/p"}, r);
+  std::remove(path);
+  EXPECT_EQ(env, (std::vector<std::string>{"H=hostval", "PATH=/p", "A=file", "B=flag"}));
+}
+
+TEST(Env, InvalidNameIsAnError) {
+  RunRequest r = request_with_image_env({});
+  r.env = {"=x"};
+  EXPECT_THROW(compose_env({}, r), Error);
+}
+
+TEST(Args, DockerRules) {
+  RunRequest r;
+  r.image.name = "img";
+  r.image.config.entrypoint = std::vector<std::string>{"/ep", "-x"};
+  r.image.config.cmd = std::vector<std::string>{"default"};
+  EXPECT_EQ(compose_args(r), (std::vector<std::string>{"/ep", "-x", "default"}));
+  r.command = {"mine"};
+  EXPECT_EQ(compose_args(r), (std::vector<std::string>{"/ep", "-x", "mine"}));
+  r.ignore_entrypoint = true;
+  EXPECT_EQ(compose_args(r), (std::vector<std::string>{"mine"}));
+  r.command.clear();
+  EXPECT_THROW(compose_args(r), Error);
+}
+
+TEST(Mounts, ParentsFirstAndLaterDuplicatesWin) {
+  Mount a, b, c, d;
+  a.destination = "/a/b/c";
+  b.destination = "/a";
+  c.destination = "/x";
+  c.source = "first";
+  d.destination = "/x";
+  d.source = "second";
+  auto out = order_mounts({a, b, c, d});
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].destination, "/a");
+  EXPECT_EQ(out[1].destination, "/x");
+  EXPECT_EQ(out[1].source, "second");
+  EXPECT_EQ(out[2].destination, "/a/b/c");
+}
+
+}  // namespace ferry::runtime

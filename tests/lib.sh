@@ -1,0 +1,115 @@
+# Prelude for ferry's integration tests: one behaviour per script (STYLE.md 15).
+# Source it first. It gives a private temp dir ($T), an ERR trap that prints
+# the failing line, skip (exit 77), and as_user: CI runs as root, so anything
+# about rootless behaviour runs ferry as an unprivileged user made here.
+set -Eeuo pipefail
+
+# ferry's exit codes (include/ferry/core/error.hpp, ARCHITECTURE.md).
+readonly EXIT_FAILURE=125 EXIT_CANNOT_EXECUTE=126 EXIT_NOT_FOUND=127
+
+FERRY=${FERRY:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/ferry}
+FERRY_PROBE=${FERRY_PROBE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/tests/ferry-probe}
+TEST_NAME=$(basename "$0" .sh)
+TEST_USER=ferry-test
+
+trap 'echo "FAIL: $TEST_NAME: line $LINENO: $BASH_COMMAND" >&2' ERR
+
+skip() { echo "SKIP: $TEST_NAME: $*" >&2; exit 77; }
+fail() { echo "FAIL: $TEST_NAME: $*" >&2; exit 1; }
+
+# A temp dir the test user can read; removed at exit.
+T=$(mktemp -d /tmp/ferry-test.XXXXXX)
+chmod 0755 "$T"
+trap 'rm -rf "$T" 2>/dev/null || true' EXIT
+
+# --- the unprivileged user -------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+  if ! id "$TEST_USER" >/dev/null 2>&1; then
+    # Tests run in parallel: one useradd at a time.
+    (flock 9; id "$TEST_USER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$TEST_USER") 9>/tmp/ferry-test-useradd.lock
+  fi
+  TEST_UID=$(id -u "$TEST_USER")
+  TEST_GID=$(id -g "$TEST_USER")
+  TEST_HOME=$(getent passwd "$TEST_USER" | cut -d: -f6)
+else
+  TEST_USER=$(id -un)
+  TEST_UID=$(id -u)
+  TEST_GID=$(id -g)
+  TEST_HOME=$HOME
+fi
+
+# as_user CMD...: runs CMD as the unprivileged test user with a clean,
+# predictable environment; from the test user's home unless told otherwise.
+as_user() {
+  if [ "$(id -u)" = 0 ]; then
+    (cd "${AS_USER_CWD:-$TEST_HOME}" &&
+      setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups --reset-env \
+        env HOME="$TEST_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" "$@")
+  else
+    (cd "${AS_USER_CWD:-$TEST_HOME}" && "$@")
+  fi
+}
+
+# Gives the test user a directory of its own.
+user_dir() {
+  mkdir -p "$1"
+  [ "$(id -u)" = 0 ] && chown "$TEST_UID:$TEST_GID" "$1"
+  return 0
+}
+
+# --- images ----------------------------------------------------------------
+# make_busybox_image DIR: a small root file system from Debian's busybox-static,
+# with the probe in /probe. It has no /home and no /work, on purpose.
+make_busybox_image() {
+  local root=$1
+  [ -x /bin/busybox ] || skip "busybox-static is not installed"
+  mkdir -p "$root"/{bin,etc,dev,proc,sys,tmp,usr/bin}
+  cp /bin/busybox "$root/bin/busybox"
+  local a
+  for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -s busybox "$root/bin/$a"; done
+  cp "$FERRY_PROBE" "$root/probe"
+  printf 'NAME="ferry test image"\nID=ferrytest\n' >"$root/etc/os-release"
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+  echo 'root:x:0:' >"$root/etc/group"
+  chmod -R a+rX "$root"
+}
+
+# make_squashfs DIR FILE: packs DIR as ferry stores images (zstd, root-owned).
+make_squashfs() {
+  command -v mksquashfs >/dev/null || skip "squashfs-tools is not installed"
+  mksquashfs "$1" "$2" -comp zstd -noappend -quiet -all-root >/dev/null
+  chmod a+r "$2"
+}
+
+# The test user must be able to open /dev/fuse for SquashFS images. Debian
+# ships it 0600; sites set 0666, and so does the test setup (as root).
+need_fuse() {
+  [ -c /dev/fuse ] || skip "/dev/fuse does not exist"
+  if [ "$(id -u)" = 0 ]; then chmod 0666 /dev/fuse; fi
+  as_user test -w /dev/fuse || skip "/dev/fuse is not usable by $TEST_USER"
+}
+
+# image_forms: prints "dir PATH" and "sqfs PATH" for a busybox image made in
+# $T, so a test can loop over both forms and check they behave the same.
+image_forms() {
+  make_busybox_image "$T/img" >&2
+  echo "dir $T/img"
+  if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
+    need_fuse >&2
+    make_squashfs "$T/img" "$T/img.sqfs" >&2
+    echo "sqfs $T/img.sqfs"
+  fi
+}
+
+# --- assertions --------------------------------------------------------------
+expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
+expect_contains() {
+  case "$1" in *"$2"*) ;; *) fail "${3:-output}: expected to contain '$2', got '$1'" ;; esac
+}
+# expect_status N CMD...: runs CMD, checks its exit status is N.
+expect_status() {
+  local want=$1 got=0
+  shift
+  "$@" || got=$?
+  [ "$got" = "$want" ] || fail "'$*': exit status $got, expected $want"
+}

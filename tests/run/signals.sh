@@ -1,0 +1,55 @@
+# INT, TERM, HUP, QUIT, USR1 and USR2 sent to ferry reach the command, and
+# ferry exits with the command's status (the trap's, or 128+N if it dies).
+. "$(dirname "$0")/../lib.sh"
+
+user_dir "$T/u"
+
+# start_ferry ARG...: runs ferry ARG... as the test user in the background
+# with default signal dispositions (a background job of a script would
+# otherwise start with INT and QUIT ignored); sets $pid to ferry's own pid:
+# setpriv and env exec, so the job's pid is ferry's.
+start_ferry() {
+  if [ "$(id -u)" = 0 ]; then
+    (cd "$TEST_HOME" && exec setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups --reset-env \
+      env --default-signal HOME="$TEST_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" "$FERRY" "$@") &
+  else
+    (cd "$TEST_HOME" && exec env --default-signal "$FERRY" "$@") &
+  fi
+  pid=$!
+}
+
+# wait_ready FILE: until the container has created FILE (bounded, not timed).
+wait_ready() {
+  local i
+  for i in $(seq 200); do
+    [ -e "$1" ] && return 0
+    kill -0 "$pid" 2>/dev/null || fail "ferry exited before the container was ready"
+    sleep 0.05
+  done
+  kill -KILL $(pgrep -P "$pid") "$pid" 2>/dev/null || true  # the command first: it would outlive ferry
+  fail "the container did not start: $1 never appeared"
+}
+
+while read -r form img; do
+  n=40
+  for sig in INT TERM HUP QUIT USR1 USR2; do
+    n=$((n + 1))
+    ready=$T/u/ready-$form-$sig
+    start_ferry run -v "$T/u:/u" "$img" sh -c "trap 'exit $n' $sig; touch /u/${ready##*/}; while :; do sleep 0.1; done"
+    wait_ready "$ready"
+    expect_eq "$(cat "/proc/$pid/comm")" ferry "$form pid signalled is ferry's"
+    kill -s "$sig" "$pid"
+    st=0
+    wait "$pid" || st=$?
+    expect_eq "$st" "$n" "$form SIG$sig forwarded: exit status"
+  done
+
+  # No trap: the command dies of SIGTERM and ferry says so.
+  ready=$T/u/ready-$form-default
+  start_ferry run -v "$T/u:/u" "$img" sh -c "touch /u/${ready##*/}; while :; do sleep 0.1; done"
+  wait_ready "$ready"
+  kill -s TERM "$pid"
+  st=0
+  wait "$pid" || st=$?
+  expect_eq "$st" 143 "$form SIGTERM without a trap: exit status"
+done < <(image_forms)
