@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <fmt/format.h>
+#include <algorithm>
 #include <memory>
 
 #include "accounts.hpp"
@@ -18,6 +19,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/core/log.hpp"
+#include "ferry/core/path.hpp"
 #include "ferry/image/squashfs_server.hpp"
 #include "mount_ops.hpp"
 #include "namespaces.hpp"
@@ -33,6 +35,8 @@ namespace {
 constexpr const char* kStaging = "/tmp";
 const std::string kRootDir = std::string(kStaging) + "/root";
 const std::string kLowerDir = std::string(kStaging) + "/lower";
+const std::string kLayerDir = std::string(kStaging) + "/points";
+const std::string kWorkDir = std::string(kStaging) + "/work";
 
 constexpr size_t kMaxAccountFile = 4 << 20;
 
@@ -93,23 +97,31 @@ void mount_directory(int image_tree, const std::string& image, const std::string
   attach_tree(image_tree, dst.get(), MountFlags{true, true, true}, image);
 }
 
-// --writable-tmpfs: an overlay whose upper layer is on the staging tmpfs;
-// "userxattr" because trusted.* xattrs are not ours in a user namespace.
-void mount_overlay(const std::string& lower, const std::string& target) {
-  for (const char* d : {"/tmp/upper", "/tmp/work"})
-    if (::mkdir(d, 0755) != 0) throw_errno("mkdir", d);
-  std::string data = fmt::format("lowerdir={},upperdir=/tmp/upper,workdir=/tmp/work,userxattr", lower);
-  if (::mount("overlay", target.c_str(), "overlay", MS_NOSUID | MS_NODEV, data.c_str()) != 0)
-    throw_errno("mount overlay (--writable-tmpfs)", target);
+void mount_image(const ContainerSpec& spec, image::SquashfsServer* server, int image_tree) {
+  if (::mkdir(kLowerDir.c_str(), 0755) != 0) throw_errno("mkdir", kLowerDir);
+  if (server != nullptr) mount_squashfs(*server, kLowerDir, spec.process.uid, spec.process.gid);
+  else mount_directory(image_tree, spec.root.path, kLowerDir);
 }
 
-void mount_root(const ContainerSpec& spec, image::SquashfsServer* server, int image_tree) {
-  std::string image_at = spec.root.writable_tmpfs ? kLowerDir : kRootDir;
-  for (const auto& d : {kRootDir, kLowerDir})
-    if (::mkdir(d.c_str(), 0755) != 0) throw_errno("mkdir", d);
-  if (server != nullptr) mount_squashfs(*server, image_at, spec.process.uid, spec.process.gid);
-  else mount_directory(image_tree, spec.root.path, image_at);
-  if (spec.root.writable_tmpfs) mount_overlay(kLowerDir, kRootDir);
+// Stacks a layer holding the missing mount points over the image (one
+// overlay, however many points). Read-only: the layer is a second lower
+// layer. --writable-tmpfs: the layer is the overlay's upper, so writes land
+// in the staging tmpfs and vanish with it. The image stays the bottom layer,
+// for which overlayfs asks for no xattrs. "userxattr": trusted.* xattrs are
+// not ours in a user namespace (Documentation/filesystems/overlayfs.rst).
+void mount_overlay(bool writable) {
+  if (::mkdir(kRootDir.c_str(), 0755) != 0) throw_errno("mkdir", kRootDir);
+  std::string data;
+  unsigned long flags = MS_NOSUID | MS_NODEV;
+  if (writable) {
+    if (::mkdir(kWorkDir.c_str(), 0755) != 0) throw_errno("mkdir", kWorkDir);
+    data = fmt::format("lowerdir={},upperdir={},workdir={},userxattr", kLowerDir, kLayerDir, kWorkDir);
+  } else {
+    data = fmt::format("lowerdir={}:{},userxattr", kLayerDir, kLowerDir);
+    flags |= MS_RDONLY;
+  }
+  if (::mount("overlay", kRootDir.c_str(), "overlay", flags, data.c_str()) != 0)
+    throw_errno(writable ? "mount overlay (--writable-tmpfs)" : "mount overlay of mount points", kRootDir);
 }
 
 std::string read_image_file(Rootfs& rootfs, const std::string& path) {
@@ -123,29 +135,61 @@ std::string read_image_file(Rootfs& rootfs, const std::string& path) {
   return read_file(fd_path(f.get()));
 }
 
-// Generated files (passwd, group) are written to the staging tmpfs and bound.
-void mount_content(Rootfs& rootfs, const std::string& dst, const std::string& body, int index) {
-  std::string path = fmt::format("{}/content{}", kStaging, index);
-  Fd f = open_or_throw(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (::write(f.get(), body.data(), body.size()) != static_cast<ssize_t>(body.size()))
-    throw_errno("write", path);
-  Fd src = open_or_throw(path, O_PATH);
-  Fd target = rootfs.ensure(dst, false);
-  bind_fd(src.get(), target.get(), MountFlags{true, true, true}, dst);
+// A file ferry writes (passwd, group), to be bound read-only at `destination`.
+struct Generated {
+  std::string destination;
+  std::string body;
+};
+
+std::vector<Generated> account_files(Rootfs& image, const Account& acc) {
+  if (acc.passwd_line.empty()) return {};
+  return {{"/etc/passwd", merge_account_file(read_image_file(image, "/etc/passwd"), {acc.passwd_line})},
+          {"/etc/group", merge_account_file(read_image_file(image, "/etc/group"), acc.group_lines)}};
 }
 
-void inject_accounts(Rootfs& rootfs, const Account& acc) {
-  if (acc.passwd_line.empty()) return;
-  mount_content(rootfs, "/etc/passwd",
-                merge_account_file(read_image_file(rootfs, "/etc/passwd"), {acc.passwd_line}), 0);
-  mount_content(rootfs, "/etc/group",
-                merge_account_file(read_image_file(rootfs, "/etc/group"), acc.group_lines), 1);
+// Generated files are written to the staging tmpfs and bound read-only.
+void mount_generated(Rootfs& rootfs, const Generated& g, int index) {
+  std::string path = fmt::format("{}/content{}", kStaging, index);
+  Fd f = open_or_throw(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  if (::write(f.get(), g.body.data(), g.body.size()) != static_cast<ssize_t>(g.body.size()))
+    throw_errno("write", path);
+  Fd src = open_or_throw(path, O_PATH);
+  Fd target = rootfs.ensure(g.destination, false);
+  bind_fd(src.get(), target.get(), MountFlags{true, true, true}, g.destination);
+}
+
+std::string mount_label(const Mount& m) {
+  return m.kind == Mount::Kind::Bind ? fmt::format("volume {}:{}", m.source, m.destination) : m.destination;
+}
+
+// The mount points the image lacks, found before anything is bound. A
+// destination below another bind is on the host's side: it is made (mkdir)
+// when that bind is in place.
+std::vector<MissingPath> plan_mount_points(Rootfs& image, const std::vector<OpenedMount>& opened,
+                                           const std::vector<Generated>& generated) {
+  std::vector<MissingPath> out;
+  for (const auto& g : generated)
+    if (auto m = image.missing(g.destination, false)) out.push_back(std::move(*m));
+  for (const auto& om : opened) {
+    const std::string& dst = om.mount->destination;
+    bool on_host = std::any_of(opened.begin(), opened.end(), [&](const OpenedMount& o) {
+      return o.mount->kind == Mount::Kind::Bind && o.mount->destination != dst &&
+             path_within(dst, o.mount->destination);
+    });
+    if (on_host) continue;
+    try {
+      if (auto m = image.missing(dst, om.directory)) out.push_back(std::move(*m));
+    } catch (Error& e) {
+      throw e.context(mount_label(*om.mount));
+    }
+  }
+  return out;
 }
 
 void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
   const Mount& m = *om.mount;
   try {
-    if (m.kind == Mount::Kind::Content) return mount_content(rootfs, m.destination, m.content, 100 + index);
+    if (m.kind == Mount::Kind::Content) return mount_generated(rootfs, {m.destination, m.content}, 100 + index);
     Fd target = rootfs.ensure(m.destination, om.directory);
     if (m.kind == Mount::Kind::Tmpfs) {
       std::string tmp = fmt::format("{}/tmpfs{}", kStaging, index);
@@ -157,8 +201,7 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
     bool is_dev = m.destination == "/dev";
     attach_tree(om.tree.get(), target.get(), MountFlags{m.read_only, true, !is_dev}, m.destination);
   } catch (Error& e) {
-    throw e.context(m.kind == Mount::Kind::Bind ? fmt::format("volume {}:{}", m.source, m.destination)
-                                                : m.destination);
+    throw e.context(mount_label(m));
   }
 }
 
@@ -198,20 +241,30 @@ pid_t start_container(const ContainerSpec& spec, image::SquashfsServer* server, 
     if (!image_tree) throw_errno("open image", spec.root.path);
   }
   mount_tmpfs(kStaging, "mode=0700");
+  std::string root = kLowerDir;
+  std::vector<Generated> generated;
   {
     log::Timer t("root mount");
-    mount_root(spec, server, image_tree.get());
+    mount_image(spec, server, image_tree.get());
+    Rootfs image(kLowerDir);
+    generated = account_files(image, spec.account);
+    auto points = plan_mount_points(image, opened, generated);
+    if (!points.empty() || spec.root.writable_tmpfs) {
+      if (::mkdir(kLayerDir.c_str(), 0755) != 0) throw_errno("mkdir", kLayerDir);
+      make_mount_points(kLayerDir, points);
+      mount_overlay(spec.root.writable_tmpfs);
+      root = kRootDir;
+    }
   }
-  Rootfs rootfs(kRootDir, kStaging);
+  Rootfs rootfs(root);
   std::string cwd;
   {
     log::Timer t("binds");
-    inject_accounts(rootfs, spec.account);
+    for (size_t i = 0; i < generated.size(); ++i) mount_generated(rootfs, generated[i], static_cast<int>(i));
     for (size_t i = 0; i < opened.size(); ++i) apply_mount(rootfs, opened[i], static_cast<int>(i));
     cwd = choose_cwd(rootfs, spec.process);
-    rootfs.seal();
   }
-  pivot_into(kRootDir);
+  pivot_into(root);
   become_subreaper();
   return spawn(ExecRequest{spec.process.args, spec.process.env, cwd, signals.original()});
 }

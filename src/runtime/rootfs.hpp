@@ -1,15 +1,14 @@
 /// The container's root file system while it is being assembled: resolving
-/// paths inside it as the container will see them, and creating mount points
-/// that a read-only image lacks without changing the image.
+/// paths inside it as the container will see them, and finding the mount
+/// points a read-only image lacks.
 ///
 /// Resolution walks one component at a time from a directory fd (STYLE.md 7):
 /// an absolute symlink restarts at the container root, and a ".." that would
 /// climb above the root is refused, so nothing in an image can point a mount
-/// at a host path. A missing mount point is created with mkdir when its parent
-/// is writable; on a read-only parent (the image), the parent is replaced by a
-/// "shadow": a tmpfs that holds a bind of every original entry, plus the new
-/// one. Shadows are made read-only by seal() before the container starts.
+/// at a host path.
 #pragma once
+
+#include <sys/types.h>
 
 #include <optional>
 #include <string>
@@ -19,34 +18,47 @@
 
 namespace ferry::runtime {
 
+/// Where a mount point is missing: the directories that exist (real names,
+/// symlinks resolved, with their modes) and the components still missing.
+struct MissingPath {
+  std::vector<std::string> existing;
+  std::vector<mode_t> modes;
+  std::vector<std::string> rest;
+  bool directory = true;  ///< what the last component must be
+};
+
 class Rootfs {
  public:
-  /// root: the assembled root's path in ferry's namespace; staging: a
-  /// writable private directory (tmpfs) for shadow mounts.
-  Rootfs(std::string root, std::string staging);
+  /// root: the root's path in ferry's mount namespace.
+  explicit Rootfs(std::string root);
 
   /// O_PATH fd of PATH inside the root, or nullopt when it does not exist.
   std::optional<Fd> open(const std::string& path, bool follow_last = true);
 
-  /// O_PATH fd of PATH inside the root, creating a directory (or an empty
-  /// file) there when it is missing. Throws if it exists with the wrong type.
-  Fd ensure(const std::string& path, bool directory);
+  /// nullopt when PATH exists as the wanted type; what is missing otherwise.
+  /// Throws if it exists with the other type.
+  std::optional<MissingPath> missing(const std::string& path, bool directory);
 
-  /// Makes every shadow directory read-only.
-  void seal();
+  /// O_PATH fd of PATH, making it (mkdir, or an empty file) when missing and
+  /// its parent is writable (a host bind). Throws naming PATH otherwise.
+  Fd ensure(const std::string& path, bool directory);
 
  private:
   struct Walk {
     std::vector<Fd> chain;          // root .. deepest existing directory
+    std::vector<std::string> names;  // the real name of each (root: "")
     std::optional<Fd> found;        // the object itself, when it exists
     std::vector<std::string> rest;  // components still missing, when it does not
   };
   Walk walk(const std::string& path, bool follow_last);
-  void shadow(int dir_fd, const std::string& what);
+  bool check_type(int fd, const std::string& path, bool directory);
 
   std::string root_;
-  std::string staging_;
-  std::vector<Fd> shadows_;
 };
+
+/// Creates the missing paths under `layer` (a fresh tmpfs), each existing
+/// directory with the image's mode, so that the layer stacked over the image
+/// in an overlay supplies exactly the mount points the image lacks.
+void make_mount_points(const std::string& layer, const std::vector<MissingPath>& points);
 
 }  // namespace ferry::runtime

@@ -23,11 +23,30 @@ wait_ready() {
   local i
   for i in $(seq 200); do
     [ -e "$1" ] && return 0
-    kill -0 "$pid" 2>/dev/null || fail "ferry exited before the container was ready"
+    running || fail "ferry exited before the container was ready"
     sleep 0.05
   done
   kill -KILL $(pgrep -P "$pid") "$pid" 2>/dev/null || true  # the command first: it would outlive ferry
   fail "the container did not start: $1 never appeared"
+}
+
+# running: ferry is alive (a zombie has exited, it only waits for our wait).
+running() { [ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; }
+
+# wait_exit WHAT: ferry's exit status in $st; fails if ferry does not exit
+# (the signal was not forwarded) within a bound, which is not a timing.
+wait_exit() {
+  local i
+  for i in $(seq 200); do
+    running || break
+    sleep 0.05
+  done
+  if running; then
+    kill -KILL $(pgrep -P "$pid") "$pid" 2>/dev/null || true
+    fail "$1: ferry did not exit after the signal"
+  fi
+  st=0
+  wait "$pid" || st=$?
 }
 
 while read -r form img; do
@@ -39,8 +58,7 @@ while read -r form img; do
     wait_ready "$ready"
     expect_eq "$(cat "/proc/$pid/comm")" ferry "$form pid signalled is ferry's"
     kill -s "$sig" "$pid"
-    st=0
-    wait "$pid" || st=$?
+    wait_exit "$form SIG$sig"
     expect_eq "$st" "$n" "$form SIG$sig forwarded: exit status"
   done
 
@@ -49,7 +67,6 @@ while read -r form img; do
   start_ferry run -v "$T/u:/u" "$img" sh -c "touch /u/${ready##*/}; while :; do sleep 0.1; done"
   wait_ready "$ready"
   kill -s TERM "$pid"
-  st=0
-  wait "$pid" || st=$?
+  wait_exit "$form SIGTERM without a trap"
   expect_eq "$st" 143 "$form SIGTERM without a trap: exit status"
 done < <(image_forms)

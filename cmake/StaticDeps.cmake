@@ -1,0 +1,30 @@
+# Start-up time is a feature (bench/launch): every shared library ferry loads
+# costs page faults and relocations at each container start, ~0.1 ms apiece
+# on a VM. The FUSE and SquashFS libraries and the five decompressors that
+# libsquashfuse pulls in are therefore linked from Debian's static archives
+# when they are installed (libfuse3-dev, libsquashfuse-dev, lib*-dev ship
+# them); glibc and libstdc++ stay shared (a static libstdc++ measured slower,
+# and NSS lookups of the user need the shared glibc).
+option(FERRY_STATIC_DEPS "Link FUSE, squashfuse and compressors statically" ON)
+
+add_library(ferry_fuse_deps INTERFACE)
+set(_static_names fuse3 squashfuse_ll squashfuse zstd z lzma lz4 lzo2)
+set(_static_libs "")
+if(FERRY_STATIC_DEPS)
+  foreach(name ${_static_names})
+    find_library(FERRY_STATIC_${name} NAMES lib${name}.a)
+    if(NOT FERRY_STATIC_${name})
+      message(STATUS "ferry: lib${name}.a not found, linking FUSE/SquashFS shared")
+      set(_static_libs "")
+      break()
+    endif()
+    list(APPEND _static_libs ${FERRY_STATIC_${name}})
+  endforeach()
+endif()
+if(_static_libs)
+  target_include_directories(ferry_fuse_deps INTERFACE ${FUSE3_INCLUDE_DIRS} ${SQUASHFUSE_INCLUDE_DIRS})
+  target_compile_options(ferry_fuse_deps INTERFACE ${FUSE3_CFLAGS_OTHER})
+  target_link_libraries(ferry_fuse_deps INTERFACE ${_static_libs} Threads::Threads ${CMAKE_DL_LIBS})
+else()
+  target_link_libraries(ferry_fuse_deps INTERFACE PkgConfig::FUSE3 PkgConfig::SQUASHFUSE)
+endif()
