@@ -1,9 +1,10 @@
 #include "squashfs_reader.hpp"
 
 #include <fcntl.h>
-#include <unistd.h>
+#include <fmt/format.h>
 #include <linux/limits.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,8 +12,6 @@
 #include <mutex>
 #include <unordered_map>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
@@ -153,8 +152,7 @@ std::string describe(sqfs_err err, const sqfs& fs) {
     case SQFS_BADFORMAT:
       return "not a SquashFS file (no \"hsqs\" superblock)";
     case SQFS_BADVERSION:
-      return fmt::format("SquashFS version {}.{} is not supported (4.0 is)", fs.sb.s_major,
-                         fs.sb.s_minor);
+      return fmt::format("SquashFS version {}.{} is not supported (4.0 is)", fs.sb.s_major, fs.sb.s_minor);
     case SQFS_BADCOMP: {
       const char* name = sqfs_compression_name(fs.sb.compression);
       return fmt::format("its compression ({}) is not supported by this libsquashfuse",
@@ -182,15 +180,19 @@ struct SquashfsReader::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
-    if (fs_ready) sqfs_destroy(&fs);
+    if (!fs_ready) return;
+    // sqfs_destroy() forgets the xattr id table that sqfs_init() built
+    // (libsquashfuse 0.1.105); a fixed version then frees a null pointer.
+    sqfs_table_destroy(&fs.xattr_table);
+    fs.xattr_table.blocks = nullptr;
+    sqfs_destroy(&fs);
   }
 
   void init(const std::string& path);
   void grow_meta_cache(const std::string& path);
   int load(InodeRef ref, sqfs_inode* inode);
   int fill_stat(const sqfs_inode& inode, struct stat* st);
-  int list(sqfs_inode& dir, off_t offset, bool attrs,
-           const std::function<bool(const DirEntry&)>& emit);
+  int list(sqfs_inode& dir, off_t offset, bool attrs, const std::function<bool(const DirEntry&)>& emit);
   int plan_read(InodeRef ref, uint64_t off, size_t size, std::vector<Extent>* plan);
   int plan_blocks(sqfs_inode& in, uint64_t pos, uint64_t end, std::vector<Extent>* plan);
   int plan_fragment(const sqfs_inode& in, uint64_t pos, uint64_t end, std::vector<Extent>* plan);
@@ -271,7 +273,7 @@ bool SquashfsReader::has_xattrs() const noexcept {
 
 struct statvfs SquashfsReader::statfs() const noexcept {
   const auto& sb = impl_->fs.sb;
-  struct statvfs sv{};
+  struct statvfs sv {};
   sv.f_bsize = sv.f_frsize = sb.block_size;
   sv.f_blocks = (sb.bytes_used + sb.block_size - 1) / sb.block_size;
   sv.f_files = sb.inodes;
@@ -287,8 +289,7 @@ int SquashfsReader::stat(InodeRef ref, struct stat* st) {
   return impl_->fill_stat(in, st);
 }
 
-int SquashfsReader::lookup(InodeRef dir, std::string_view name, InodeRef* child,
-                           struct stat* st) {
+int SquashfsReader::lookup(InodeRef dir, std::string_view name, InodeRef* child, struct stat* st) {
   if (name.size() > SQUASHFS_NAME_LEN) return ENAMETOOLONG;
   std::lock_guard lock(impl_->meta);
   sqfs_inode parent;
@@ -298,8 +299,7 @@ int SquashfsReader::lookup(InodeRef dir, std::string_view name, InodeRef* child,
   sqfs_dir_entry entry;
   sqfs_dentry_init(&entry, buf);
   bool found = false;
-  if (sqfs_dir_lookup(&impl_->fs, &parent, name.data(), name.size(), &entry, &found) != SQFS_OK)
-    return EIO;
+  if (sqfs_dir_lookup(&impl_->fs, &parent, name.data(), name.size(), &entry, &found) != SQFS_OK) return EIO;
   if (!found) return ENOENT;
   *child = sqfs_dentry_inode(&entry);
   sqfs_inode in;
@@ -343,10 +343,10 @@ int SquashfsReader::Impl::list(sqfs_inode& dir, off_t offset, bool attrs,
   sqfs_dir_entry entry;
   sqfs_dentry_init(&entry, name);
   sqfs_err err = SQFS_OK;
-  struct stat st{};
+  struct stat st {};
   while (sqfs_dir_next(&fs, &d, &entry, &err)) {
-    DirEntry e{sqfs_dentry_name(&entry), sqfs_dentry_inode_num(&entry),
-               sqfs_dentry_mode(&entry) & S_IFMT, 2 + sqfs_dentry_next_offset(&entry)};
+    DirEntry e{sqfs_dentry_name(&entry), sqfs_dentry_inode_num(&entry), sqfs_dentry_mode(&entry) & S_IFMT,
+               2 + sqfs_dentry_next_offset(&entry)};
     if (attrs) {
       sqfs_inode in;
       e.ref = sqfs_dentry_inode(&entry);
@@ -411,8 +411,7 @@ int SquashfsReader::read(InodeRef ref, uint64_t off, size_t size, ReadResult* ou
   return 0;
 }
 
-int SquashfsReader::Impl::plan_read(InodeRef ref, uint64_t off, size_t size,
-                                    std::vector<Extent>* plan) {
+int SquashfsReader::Impl::plan_read(InodeRef ref, uint64_t off, size_t size, std::vector<Extent>* plan) {
   sqfs_inode in;
   if (int e = load(ref, &in)) return e;
   if (!S_ISREG(in.base.mode)) return EINVAL;
@@ -423,8 +422,7 @@ int SquashfsReader::Impl::plan_read(InodeRef ref, uint64_t off, size_t size,
 
 // A file is a list of full blocks (each compressed alone, or a hole) and
 // maybe a tail stored inside a shared fragment block.
-int SquashfsReader::Impl::plan_blocks(sqfs_inode& in, uint64_t pos, uint64_t end,
-                                      std::vector<Extent>* plan) {
+int SquashfsReader::Impl::plan_blocks(sqfs_inode& in, uint64_t pos, uint64_t end, std::vector<Extent>* plan) {
   const uint64_t bs = fs.sb.block_size;
   sqfs_blocklist bl;
   if (sqfs_blockidx_blocklist(&fs, &in, &bl, static_cast<sqfs_off_t>(pos)) != SQFS_OK) return EIO;
@@ -434,8 +432,8 @@ int SquashfsReader::Impl::plan_blocks(sqfs_inode& in, uint64_t pos, uint64_t end
     if (bl.pos + bs <= pos) continue;
     if (bl.pos > pos) return EIO;
     const uint64_t stop = std::min(end, bl.pos + bs);
-    plan->push_back({bl.input_size == 0 ? kHole : bl.block, bl.header,
-                     static_cast<uint32_t>(pos - bl.pos), static_cast<uint32_t>(stop - pos)});
+    plan->push_back({bl.input_size == 0 ? kHole : bl.block, bl.header, static_cast<uint32_t>(pos - bl.pos),
+                     static_cast<uint32_t>(stop - pos)});
     pos = stop;
   }
   return 0;

@@ -31,11 +31,11 @@ using InodeRef = uint64_t;
 
 /// One directory entry as readdir() reports it, "." and ".." included.
 struct DirEntry {
-  const char* name;  // NUL-terminated, valid during the callback only
-  ino_t ino;         // the SquashFS inode number, as stat() reports it
-  mode_t type;       // S_IFMT bits only
-  off_t next;        // cookie that resumes the listing after this entry
-  InodeRef ref = 0;  // with attributes only, and not for "." and ".."
+  const char* name;                 // NUL-terminated, valid during the callback only
+  ino_t ino;                        // the SquashFS inode number, as stat() reports it
+  mode_t type;                      // S_IFMT bits only
+  off_t next;                       // cookie that resumes the listing after this entry
+  InodeRef ref = 0;                 // with attributes only, and not for "." and ".."
   const struct stat* st = nullptr;  // likewise
 };
 
@@ -68,8 +68,7 @@ class SquashfsReader {
   /// Calls `emit` for each entry from `cookie` on (0: from the start) until
   /// it returns false or the directory ends. With `attrs`, each entry but
   /// "." and ".." also carries its inode reference and stat().
-  int readdir(InodeRef dir, off_t cookie, bool attrs,
-              const std::function<bool(const DirEntry&)>& emit);
+  int readdir(InodeRef dir, off_t cookie, bool attrs, const std::function<bool(const DirEntry&)>& emit);
   /// Appends "name\0" for every xattr of REF to *names.
   int listxattr(InodeRef ref, std::string* names);
   /// ENODATA when REF has no xattr NAME.

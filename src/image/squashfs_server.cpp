@@ -39,6 +39,8 @@ namespace {
 // the same.
 constexpr double kForever = std::numeric_limits<double>::max();
 
+constexpr char kWorkerName[] = "ferry-sqfs";
+
 /// What the worker threads share. They each hold a shared_ptr to it, so it
 /// outlives the SquashfsServer object if the runtime drops that first.
 struct State {
@@ -80,12 +82,12 @@ void guarded(fuse_req_t req, Body&& body) noexcept {
 void op_init(void* userdata, fuse_conn_info* conn) noexcept {
   auto& st = *static_cast<State*>(userdata);
   // libfuse aborts the session on a "want" the kernel is not "capable" of.
-  conn->want |= conn->capable & (FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS |
-                                 FUSE_CAP_ASYNC_READ | FUSE_CAP_READDIRPLUS);
+  conn->want |= conn->capable & (FUSE_CAP_CACHE_SYMLINKS | FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_ASYNC_READ |
+                                 FUSE_CAP_READDIRPLUS);
   // Nothing changes under the kernel, so no invalidation on mtime changes;
   // replies come from memory, so no splicing either.
-  conn->want &= ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
-                  FUSE_CAP_SPLICE_MOVE);
+  conn->want &=
+      ~(FUSE_CAP_AUTO_INVAL_DATA | FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   st.no_open = (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) != 0;
   st.no_opendir = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
 }
@@ -114,10 +116,12 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) noexcept {
   State& st = state(req);
-  struct stat s{};
+  struct stat s {};
   int err = st.reader->stat(to_ref(st, ino), &s);
-  if (err != 0) fuse_reply_err(req, err);
-  else fuse_reply_attr(req, &s, kForever);
+  if (err != 0)
+    fuse_reply_err(req, err);
+  else
+    fuse_reply_attr(req, &s, kForever);
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) noexcept {
@@ -125,8 +129,10 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino) noexcept {
     State& st = state(req);
     std::string target;
     int err = st.reader->readlink(to_ref(st, ino), &target);
-    if (err != 0) fuse_reply_err(req, err);
-    else fuse_reply_readlink(req, target.c_str());
+    if (err != 0)
+      fuse_reply_err(req, err);
+    else
+      fuse_reply_readlink(req, target.c_str());
   });
 }
 
@@ -152,9 +158,12 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
     State& st = state(req);
     ReadResult r;
     int err = st.reader->read(to_ref(st, ino), static_cast<uint64_t>(off), size, &r);
-    if (err != 0) fuse_reply_err(req, err);
-    else if (r.iov.empty()) fuse_reply_buf(req, nullptr, 0);  // end of file
-    else fuse_reply_iov(req, r.iov.data(), static_cast<int>(r.iov.size()));  // no copy
+    if (err != 0)
+      fuse_reply_err(req, err);
+    else if (r.iov.empty())
+      fuse_reply_buf(req, nullptr, 0);  // end of file
+    else
+      fuse_reply_iov(req, r.iov.data(), static_cast<int>(r.iov.size()));  // no copy
   });
 }
 
@@ -170,10 +179,9 @@ void op_opendir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) noexcept {
   fuse_reply_open(req, fi);
 }
 
-size_t add_entry(fuse_req_t req, const State& st, char* buf, size_t room, const DirEntry& d,
-                 bool plus) {
+size_t add_entry(fuse_req_t req, const State& st, char* buf, size_t room, const DirEntry& d, bool plus) {
   if (!plus) {
-    struct stat s{};
+    struct stat s {};
     s.st_ino = d.ino;
     s.st_mode = d.type;
     return fuse_add_direntry(req, buf, room, d.name, &s, d.next);
@@ -203,16 +211,17 @@ void reply_listing(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool 
     used += n;
     return true;
   });
-  if (err != 0) fuse_reply_err(req, err);
-  else fuse_reply_buf(req, buf.data(), used);
+  if (err != 0)
+    fuse_reply_err(req, err);
+  else
+    fuse_reply_buf(req, buf.data(), used);
 }
 
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) noexcept {
   guarded(req, [&] { reply_listing(req, ino, size, off, false); });
 }
 
-void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                    fuse_file_info*) noexcept {
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) noexcept {
   guarded(req, [&] { reply_listing(req, ino, size, off, true); });
 }
 
@@ -222,10 +231,14 @@ void op_statfs(fuse_req_t req, fuse_ino_t) noexcept {
 }
 
 void reply_xattr(fuse_req_t req, int err, const std::string& data, size_t size) {
-  if (err != 0) fuse_reply_err(req, err);
-  else if (size == 0) fuse_reply_xattr(req, data.size());  // caller asks for the length
-  else if (size < data.size()) fuse_reply_err(req, ERANGE);
-  else fuse_reply_buf(req, data.data(), data.size());
+  if (err != 0)
+    fuse_reply_err(req, err);
+  else if (size == 0)
+    fuse_reply_xattr(req, data.size());  // caller asks for the length
+  else if (size < data.size())
+    fuse_reply_err(req, ERANGE);
+  else
+    fuse_reply_buf(req, data.data(), data.size());
 }
 
 // An image without an xattr table answers ENOSYS: the kernel then stops
@@ -293,6 +306,7 @@ void attach(fuse_session* se, Fd fd) {
 /// One worker: read a request, answer it, repeat. Several workers block in
 /// read(2) on the same descriptor and the kernel hands each request to one.
 void serve(std::shared_ptr<State> st) noexcept {
+  pthread_setname_np(pthread_self(), kWorkerName);  // for ps -L, gdb, the test
   fuse_session* se = st->session;
   fuse_buf buf{};
   int res = 0;
@@ -346,9 +360,7 @@ class FuseServer final : public SquashfsServer {
     spawn_workers(state_);
   }
 
-  unsigned long requests_served() const override {
-    return state_->served.load(std::memory_order_relaxed);
-  }
+  unsigned long requests_served() const override { return state_->served.load(std::memory_order_relaxed); }
 
  private:
   std::shared_ptr<State> state_;
