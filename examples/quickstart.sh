@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 root="$work/busybox"
 mkdir -p "$root"/{bin,etc,dev,proc,sys,tmp,home}
 cp /bin/busybox "$root/bin/"
-for applet in $(/bin/busybox --list); do ln -sf busybox "$root/bin/$applet"; done
+for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"; done
 printf 'NAME="busybox example"\nID=busybox\n' >"$root/etc/os-release"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
 echo 'root:x:0:' >"$root/etc/group"

@@ -1,0 +1,265 @@
+// Reading layer tars with libarchive (include/ferry/image/layer.hpp).
+//
+// Two libarchive readers are chained when the layer is compressed: the outer
+// one only decompresses (the "raw" format: the whole stream is one entry),
+// the inner one parses tar from the outer one's buffers, without a copy. The
+// chain exists so that both digests an OCI image carries can be computed in
+// the same pass: the blob digest over the bytes read from the source
+// (on_compressed) and the diff_id over the tar stream (on_uncompressed).
+#include "ferry/image/layer.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "ferry/core/error.hpp"
+#include "ferry/core/fd.hpp"
+
+namespace ferry::image {
+
+namespace {
+
+constexpr size_t kReadSize = 256 * 1024;
+
+struct ArchiveDeleter {
+  void operator()(archive* a) const noexcept { archive_read_free(a); }
+};
+using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
+
+// Magic numbers: RFC 1952 (gzip), RFC 8878 (zstd), xz and bzip2 file formats.
+Compression sniff(const unsigned char* p, size_t n, const std::string& label) {
+  auto starts = [&](std::initializer_list<unsigned char> m) {
+    return n >= m.size() && std::equal(m.begin(), m.end(), p);
+  };
+  if (starts({0x1f, 0x8b})) return Compression::kGzip;
+  if (starts({0x28, 0xb5, 0x2f, 0xfd})) return Compression::kZstd;
+  if (starts({0xfd, '7', 'z', 'X', 'Z', 0x00}))
+    throw Error(label + ": xz-compressed layers are not supported (OCI allows gzip and zstd)");
+  if (starts({'B', 'Z', 'h'}))
+    throw Error(label + ": bzip2-compressed layers are not supported (OCI allows gzip and zstd)");
+  return Compression::kNone;
+}
+
+std::string archive_message(archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown libarchive error";
+}
+
+}  // namespace
+
+struct LayerReader::Impl {
+  const LayerSource& src;
+  Fd owned;
+  int fd = -1;
+  Compression comp = Compression::kNone;
+  std::vector<unsigned char> buf = std::vector<unsigned char>(kReadSize);
+  size_t pending = 0;  // sniffed bytes not yet handed to libarchive
+  uint64_t bytes_read = 0;
+  bool source_eof = false;
+  ArchivePtr outer;  // decompression only; null for uncompressed layers
+  ArchivePtr inner;  // tar
+  archive_entry* entry = nullptr;
+  uint64_t entry_size = 0;
+
+  explicit Impl(const LayerSource& s) : src(s) {}
+
+  // Reads the next chunk of the source into buf; 0 at end of file.
+  ssize_t read_source(const void** out) {
+    if (pending > 0) {
+      *out = buf.data();
+      return static_cast<ssize_t>(std::exchange(pending, 0));
+    }
+    ssize_t n;
+    do n = ::read(fd, buf.data(), buf.size());
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    if (n == 0) source_eof = true;
+    bytes_read += static_cast<uint64_t>(n);
+    if (n > 0 && src.on_compressed) src.on_compressed(buf.data(), static_cast<size_t>(n));
+    *out = buf.data();
+    return n;
+  }
+
+  void fail(archive* a, const char* what) const {
+    throw Error(src.label + ": " + what + ": " + archive_message(a));
+  }
+
+  static la_ssize_t read_plain(archive* a, void* client, const void** out) {
+    auto* im = static_cast<Impl*>(client);
+    ssize_t n = im->read_source(out);
+    if (n < 0) {
+      archive_set_error(a, errno, "read: %s", std::strerror(errno));
+      return -1;
+    }
+    if (n > 0 && !im->outer && im->src.on_uncompressed) im->src.on_uncompressed(*out, static_cast<size_t>(n));
+    return n;
+  }
+
+  // The inner (tar) reader's source: the outer reader's decompressed blocks.
+  static la_ssize_t read_decompressed(archive* a, void* client, const void** out) {
+    auto* im = static_cast<Impl*>(client);
+    size_t size = 0;
+    la_int64_t offset = 0;
+    int r = archive_read_data_block(im->outer.get(), out, &size, &offset);
+    if (r == ARCHIVE_EOF) return 0;
+    if (r < ARCHIVE_WARN) {
+      archive_set_error(a, archive_errno(im->outer.get()), "%s", archive_message(im->outer.get()).c_str());
+      return -1;
+    }
+    if (size > 0 && im->src.on_uncompressed) im->src.on_uncompressed(*out, size);
+    return static_cast<la_ssize_t>(size);
+  }
+};
+
+
+LayerReader::LayerReader(const LayerSource& source) : impl_(std::make_unique<Impl>(source)) {
+  Impl& im = *impl_;
+  if (!source.path.empty()) {
+    im.owned = open_or_throw(source.path, O_RDONLY | O_CLOEXEC);
+    im.fd = im.owned.get();
+  } else {
+    im.fd = source.fd;
+  }
+  // Sniff the magic from the first chunk, which is then replayed to libarchive.
+  const void* first = nullptr;
+  ssize_t n = im.read_source(&first);
+  if (n < 0) throw Error(errno, "read", source.label);
+  im.pending = static_cast<size_t>(n);
+  im.comp = sniff(im.buf.data(), im.pending, source.label);
+
+  im.inner.reset(archive_read_new());
+  if (!im.inner) throw Error(ENOMEM, "archive_read_new", source.label);
+  archive_read_support_format_tar(im.inner.get());  // ustar, pax, GNU
+  if (im.comp == Compression::kNone) {
+    if (archive_read_open(im.inner.get(), &im, nullptr, Impl::read_plain, nullptr) != ARCHIVE_OK)
+      im.fail(im.inner.get(), "open tar");
+    return;
+  }
+  im.outer.reset(archive_read_new());
+  if (!im.outer) throw Error(ENOMEM, "archive_read_new", source.label);
+  if (im.comp == Compression::kGzip) archive_read_support_filter_gzip(im.outer.get());
+  if (im.comp == Compression::kZstd) archive_read_support_filter_zstd(im.outer.get());
+  archive_read_support_format_raw(im.outer.get());
+  if (archive_read_open(im.outer.get(), &im, nullptr, Impl::read_plain, nullptr) != ARCHIVE_OK)
+    im.fail(im.outer.get(), "open compressed stream");
+  archive_entry* raw = nullptr;
+  if (archive_read_next_header(im.outer.get(), &raw) != ARCHIVE_OK)
+    im.fail(im.outer.get(), "decompress");
+  if (archive_read_open(im.inner.get(), &im, nullptr, Impl::read_decompressed, nullptr) != ARCHIVE_OK)
+    im.fail(im.inner.get(), "open tar");
+}
+
+LayerReader::~LayerReader() = default;
+
+Compression LayerReader::compression() const noexcept { return impl_->comp; }
+uint64_t LayerReader::bytes_read() const noexcept { return impl_->bytes_read; }
+
+namespace {
+
+EntryType entry_type(archive_entry* e, const std::string& label, const std::string& path) {
+  if (archive_entry_hardlink(e)) return EntryType::kHardlink;
+  switch (archive_entry_filetype(e)) {
+    case AE_IFREG: return EntryType::kFile;
+    case AE_IFDIR: return EntryType::kDir;
+    case AE_IFLNK: return EntryType::kSymlink;
+    case AE_IFCHR: return EntryType::kCharDev;
+    case AE_IFBLK: return EntryType::kBlockDev;
+    case AE_IFIFO: return EntryType::kFifo;
+    default: throw Error(label + ": " + path + ": unsupported tar entry type");
+  }
+}
+
+uint32_t clamp_id(la_int64_t id) {
+  return id < 0 || id > 0xFFFFFFFE ? 65534u : static_cast<uint32_t>(id);  // nobody
+}
+
+}  // namespace
+
+bool LayerReader::next(LayerEntry* out) {
+  Impl& im = *impl_;
+  int r = archive_read_next_header(im.inner.get(), &im.entry);
+  if (r == ARCHIVE_EOF) {
+    im.entry = nullptr;
+    return false;
+  }
+  if (r < ARCHIVE_WARN) im.fail(im.inner.get(), "read tar header");
+  archive_entry* e = im.entry;
+  const char* p = archive_entry_pathname(e);
+  if (!p) p = archive_entry_pathname_utf8(e);
+  if (!p) throw Error(im.src.label + ": tar entry without a path name");
+  out->path = p;
+  out->type = entry_type(e, im.src.label, out->path);
+  out->mode = archive_entry_perm(e) & 07777;
+  out->uid = clamp_id(archive_entry_uid(e));
+  out->gid = clamp_id(archive_entry_gid(e));
+  out->mtime = archive_entry_mtime(e);
+  out->size = out->type == EntryType::kFile ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
+  im.entry_size = out->size;
+  const char* t = out->type == EntryType::kHardlink  ? archive_entry_hardlink(e)
+                  : out->type == EntryType::kSymlink ? archive_entry_symlink(e)
+                                                     : nullptr;
+  out->link_target = t ? t : "";
+  out->xattrs.clear();
+  if (archive_entry_xattr_reset(e) > 0) {
+    const char* name;
+    const void* value;
+    size_t size;
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+      out->xattrs.emplace_back(name, std::string(static_cast<const char*>(value), size));
+  }
+  return true;
+}
+
+uint64_t LayerReader::read_body(const ByteSink& sink) {
+  Impl& im = *impl_;
+  static const char zeros[64 * 1024] = {};
+  uint64_t pos = 0;
+  auto fill_to = [&](uint64_t end) {
+    while (pos < end) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(end - pos, sizeof zeros));
+      sink(zeros, n);
+      pos += n;
+    }
+  };
+  for (;;) {
+    const void* data = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    int r = archive_read_data_block(im.inner.get(), &data, &size, &offset);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) im.fail(im.inner.get(), "read file data");
+    fill_to(static_cast<uint64_t>(offset));  // a sparse hole
+    if (size > 0) sink(data, size);
+    pos += size;
+  }
+  fill_to(im.entry_size);  // a hole at the end
+  return pos;
+}
+
+void LayerReader::finish() {
+  Impl& im = *impl_;
+  if (im.outer) {
+    // The tar reader stops at the end-of-archive blocks; decompress the rest.
+    const void* data;
+    size_t size;
+    la_int64_t offset;
+    int r;
+    while ((r = archive_read_data_block(im.outer.get(), &data, &size, &offset)) == ARCHIVE_OK ||
+           r == ARCHIVE_WARN)
+      if (size > 0 && im.src.on_uncompressed) im.src.on_uncompressed(data, size);
+    if (r != ARCHIVE_EOF) im.fail(im.outer.get(), "decompress");
+  }
+  while (!im.source_eof) {
+    const void* data;
+    ssize_t n = im.read_source(&data);
+    if (n < 0) throw Error(errno, "read", im.src.label);
+    if (n > 0 && !im.outer && im.src.on_uncompressed) im.src.on_uncompressed(data, static_cast<size_t>(n));
+  }
+}
+
+}  // namespace ferry::image
