@@ -1,0 +1,169 @@
+#include "ferry/image/store.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "ferry/core/error.hpp"
+#include "ferry/core/fd.hpp"
+#include "ferry/core/file_lock.hpp"
+#include "ferry/core/sha256.hpp"
+
+namespace ferry::image {
+namespace {
+
+std::string hex_of(const std::string& id) { return id.substr(7); }  // after "sha256:"
+
+void make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("mkdir", path);
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// Temporary files are named "<pid>.<random>"; a file whose process is gone
+// is a leftover of a killed import.
+bool stale(const std::string& name) {
+  long pid = std::strtol(name.c_str(), nullptr, 10);
+  return pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+}  // namespace
+
+std::string Store::user_root() {
+  if (const char* s = std::getenv("FERRY_STORE"); s && *s) return s;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x == '/') return std::string(x) + "/ferry";
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home != '/') throw Error("cannot find the image store: set FERRY_STORE or HOME");
+  return std::string(home) + "/.local/share/ferry";
+}
+
+Store::Store(std::string root) : root_(std::move(root)) {}
+
+void Store::prepare() {
+  // mkdir -p of the root, then the store's own directories.
+  for (size_t i = 1; i <= root_.size(); ++i)
+    if (i == root_.size() || root_[i] == '/') {
+      std::string part = root_.substr(0, i);
+      if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("mkdir", part);
+    }
+  make_dir(root_ + "/images");
+  make_dir(root_ + "/tmp");
+}
+
+StoredImage Store::entry(const std::string& id) const {
+  std::string base = root_ + "/images/" + hex_of(id) + ".sqfs";
+  return {id, base, base + ".config.json"};
+}
+
+std::map<std::string, std::string> Store::read_index() const {
+  std::string path = root_ + "/repositories.json";
+  if (!exists(path)) return {};
+  auto doc = nlohmann::json::parse(read_file(path), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("names") || !doc["names"].is_object())
+    throw Error(path + ": malformed store index");
+  std::map<std::string, std::string> out;
+  for (const auto& [name, id] : doc["names"].items()) {
+    if (!id.is_string() || !is_digest(id.get<std::string>())) throw Error(path + ": malformed store index");
+    out[name] = id.get<std::string>();
+  }
+  return out;
+}
+
+void Store::write_index(const std::map<std::string, std::string>& index) {
+  nlohmann::json doc = {{"names", index}};
+  write_file_atomic(root_ + "/repositories.json", doc.dump(2) + "\n", 0600);
+}
+
+std::optional<StoredImage> Store::lookup(const Reference& name) const {
+  auto index = read_index();
+  auto it = index.find(name.str());
+  if (it == index.end()) return std::nullopt;
+  StoredImage e = entry(it->second);
+  if (!exists(e.sqfs)) throw Error(fmt::format("{}: the store names {} but its file is missing", name.str(), it->second));
+  return e;
+}
+
+std::optional<StoredImage> Store::lookup_id(std::string_view id) const {
+  std::string_view hex = id.substr(0, 7) == "sha256:" ? id.substr(7) : id;
+  if (hex.size() < 4) return std::nullopt;
+  std::optional<std::string> found;
+  for (const auto& [name, full] : read_index()) {
+    if (hex_of(full).compare(0, hex.size(), hex) != 0 || found == full) continue;
+    if (found) throw Error(fmt::format("image id {} is ambiguous", id));
+    found = full;
+  }
+  if (!found) return std::nullopt;
+  return entry(*found);
+}
+
+std::map<std::string, std::string> Store::names() const { return read_index(); }
+
+std::string Store::temp_path() {
+  prepare();
+  std::string tmp = root_ + "/tmp";
+  {
+    FileLock lock(root_ + "/lock");
+    if (DIR* d = ::opendir(tmp.c_str())) {
+      while (struct dirent* e = ::readdir(d))
+        if (e->d_name[0] != '.' && stale(e->d_name)) ::unlink((tmp + "/" + e->d_name).c_str());
+      ::closedir(d);
+    }
+  }
+  std::random_device rd;
+  return fmt::format("{}/{}.{:08x}", tmp, ::getpid(), rd());
+}
+
+StoredImage Store::add(const std::string& sqfs_tmp, std::string_view config_json,
+                       const std::vector<Reference>& names) {
+  prepare();
+  std::string id = sha256_digest(config_json);
+  StoredImage e = entry(id);
+  FileLock lock(root_ + "/lock");
+  auto index = read_index();
+  if (exists(e.sqfs)) {
+    ::unlink(sqfs_tmp.c_str());  // the same image is stored already
+  } else {
+    write_file_atomic(e.config, config_json, 0644);
+    if (::rename(sqfs_tmp.c_str(), e.sqfs.c_str()) != 0) throw_errno("rename", sqfs_tmp + " to " + e.sqfs);
+    sync_parent_dir(e.sqfs);
+  }
+  for (const auto& n : names) index[n.str()] = id;
+  write_index(index);
+  return e;
+}
+
+void Store::tag(const Reference& src, const Reference& dst) {
+  prepare();
+  FileLock lock(root_ + "/lock");
+  auto index = read_index();
+  auto it = index.find(src.str());
+  if (it == index.end()) throw Error(fmt::format("{}: no such image in the store", src.familiar()));
+  index[dst.str()] = it->second;
+  write_index(index);
+}
+
+std::optional<std::string> Store::remove(const Reference& name) {
+  prepare();
+  FileLock lock(root_ + "/lock");
+  auto index = read_index();
+  auto it = index.find(name.str());
+  if (it == index.end()) throw Error(fmt::format("{}: no such image in the store", name.familiar()));
+  std::string id = it->second;
+  index.erase(it);
+  write_index(index);
+  for (const auto& [n, other] : index)
+    if (other == id) return std::nullopt;
+  StoredImage e = entry(id);
+  ::unlink(e.sqfs.c_str());
+  ::unlink(e.config.c_str());
+  return id;
+}
+
+}  // namespace ferry::image
