@@ -11,7 +11,9 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "ferry/image/reference.hpp"
 #include "ferry/image/squashfs_server.hpp"
+#include "ferry/image/store.hpp"
 
 namespace ferry::image {
 namespace {
@@ -71,12 +73,18 @@ ImageConfig parse_config(std::string_view text, const std::string& what) {
   return cfg;
 }
 
-ResolvedImage resolve(const std::string& spec) {
-  if (spec.empty()) throw Error("image name is empty");
+namespace {
+
+// A spec names a path when it exists, or when it is written like one.
+bool looks_like_path(const std::string& spec) {
+  return spec[0] == '/' || spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0 || spec == "." ||
+         spec == ".." || ::access(spec.c_str(), F_OK) == 0;
+}
+
+ResolvedImage resolve_path(const std::string& spec) {
   char real[PATH_MAX];
   if (::realpath(spec.c_str(), real) == nullptr) {
-    if (errno == ENOENT)
-      throw Error("no such image (not a directory or SquashFS file)");
+    if (errno == ENOENT) throw Error("no such image (not a directory or SquashFS file)");
     throw_errno("resolve image", spec);
   }
   ResolvedImage img{spec, real, Format::Directory, {}};
@@ -91,8 +99,29 @@ ResolvedImage resolve(const std::string& spec) {
   }
   // The config lives beside the image, as the store keeps it.
   std::string cfg_path = img.path + ".config.json";
-  if (::access(cfg_path.c_str(), F_OK) == 0)
-    img.config = parse_config(read_file(cfg_path), cfg_path);
+  if (::access(cfg_path.c_str(), F_OK) == 0) img.config = parse_config(read_file(cfg_path), cfg_path);
+  return img;
+}
+
+}  // namespace
+
+std::optional<StoredImage> find_stored(const std::string& spec) {
+  // As Docker: a name first, then an image id or a prefix of one.
+  Store store(Store::user_root());
+  bool hex = spec.size() >= 4 && spec.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (is_digest(spec)) return store.lookup_id(spec);
+  if (auto named = store.lookup(parse_reference(spec))) return named;
+  if (hex) return store.lookup_id(spec);
+  return std::nullopt;
+}
+
+ResolvedImage resolve(const std::string& spec) {
+  if (spec.empty()) throw Error("image name is empty");
+  if (looks_like_path(spec)) return resolve_path(spec);
+  auto stored = find_stored(spec);
+  if (!stored) throw Error("no such image in the store (ferry images lists them) and no such file");
+  ResolvedImage img = resolve_path(stored->sqfs);
+  img.name = spec;
   return img;
 }
 

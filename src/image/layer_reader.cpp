@@ -209,8 +209,16 @@ bool LayerReader::next(LayerEntry* out) {
     const char* name;
     const void* value;
     size_t size;
-    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
-      out->xattrs.emplace_back(name, std::string(static_cast<const char*>(value), size));
+    // libarchive's pax writer stores each xattr twice (LIBARCHIVE.xattr and
+    // SCHILY.xattr) and its reader reports both: keep one, the last.
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+      std::string v(static_cast<const char*>(value), size);
+      auto same = std::find_if(out->xattrs.begin(), out->xattrs.end(), [&](auto& kv) { return kv.first == name; });
+      if (same != out->xattrs.end())
+        same->second = std::move(v);
+      else
+        out->xattrs.emplace_back(name, std::move(v));
+    }
   }
   return true;
 }

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ferry/image/store.hpp"
+
 namespace ferry::image {
 
 /// The parts of an OCI image config ("config" object) that ferry applies.
@@ -38,10 +40,14 @@ struct ResolvedImage {
   ImageConfig config;
 };
 
-/// Resolves IMAGE as typed by the user. Today: a path to a directory or a
-/// SquashFS file; its config, if any, is the file `PATH.config.json` beside
-/// it (the same place the store keeps it). Throws a one-line Error when the
-/// image does not exist or is neither form.
+/// Resolves IMAGE as typed by the user: a path (one that exists, or is
+/// written like one: /x, ./x, ../x) to a directory or a SquashFS file, whose
+/// config, if any, is the file `PATH.config.json` beside it; otherwise a name
+/// (a Docker reference, or an image id prefix) in the user's store. Throws a
+/// one-line Error when there is no such image.
 ResolvedImage resolve(const std::string& spec);
+
+/// The store entry SPEC names (a reference or an id prefix), if any.
+std::optional<StoredImage> find_stored(const std::string& spec);
 
 }  // namespace ferry::image
