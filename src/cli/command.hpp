@@ -29,5 +29,10 @@ const std::vector<Command>& commands();
 Handler setup_run(CLI::App& sub);
 Handler setup_exec(CLI::App& sub);
 Handler setup_shell(CLI::App& sub);
+Handler setup_images(CLI::App& sub);
+Handler setup_import(CLI::App& sub);
+Handler setup_inspect(CLI::App& sub);
+Handler setup_tag(CLI::App& sub);
+Handler setup_rmi(CLI::App& sub);
 
 }  // namespace ferry::cli

@@ -16,6 +16,11 @@ const std::vector<Command>& commands() {
       {"run", "Run an image's entrypoint/cmd, or COMMAND, in a container", setup_run},
       {"exec", "Run COMMAND in a container, ignoring the image's entrypoint", setup_exec},
       {"shell", "Open an interactive shell in a container", setup_shell},
+      {"import", "Convert an image on disk into your store", setup_import},
+      {"images", "List the images in your store", setup_images},
+      {"inspect", "Show a stored image as JSON", setup_inspect},
+      {"tag", "Give a stored image another name", setup_tag},
+      {"rmi", "Remove image names (and an image with its last name)", setup_rmi},
   };
   return table;
 }
