@@ -13,6 +13,7 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "ferry/core/log.hpp"
 #include "ferry/core/path.hpp"
 
 extern char** environ;
@@ -99,6 +100,16 @@ std::string current_dir() {
   char buf[PATH_MAX];
   if (::getcwd(buf, sizeof buf) == nullptr) return {};
   return buf;
+}
+
+// The container always runs as the caller (rootless, no other id mapped);
+// an image that asks for another user is told so once.
+void warn_other_user(const RunRequest& req, uid_t uid, const std::string& name) {
+  const std::string& user = req.image.config.user;
+  std::string who = user.substr(0, user.find(':'));
+  if (who.empty() || who == std::to_string(uid) || who == name) return;
+  log::warn(fmt::format("{}: the image's User '{}' is ignored: the container runs as you ({}, uid {})",
+                        req.image.name, user, name, uid));
 }
 
 }  // namespace
@@ -189,6 +200,7 @@ ContainerSpec build_spec(const RunRequest& req) {
   spec.process.env = compose_env(host_env, req);
   spec.root = Root{req.image.path, req.image.format, req.writable_tmpfs};
   spec.account = current_account(spec.process.uid, spec.process.gid);
+  warn_other_user(req, spec.process.uid, spec.account.passwd_line.substr(0, spec.account.passwd_line.find(':')));
 
   std::vector<Mount> m;
   m.push_back(bind("/dev", "/dev", false, false, true));
