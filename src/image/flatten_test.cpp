@@ -201,10 +201,9 @@ TEST(Convert, LongPaths) {
   EXPECT_EQ(r.tree.at(longp).data, "long");
 }
 
-// Read back through squashfs-tools-ng's sqfs2tar and our own LayerReader:
-// libsquashfuse 0.1.105 (SquashfsReader) swaps the security. and trusted.
-// prefixes (its prefix table is ordered user, security, trusted but indexed
-// by the on-disk ids user=0, trusted=1, security=2).
+// Read back two independent ways: through SquashfsReader (which builds the
+// names itself: libsquashfuse 0.1.105's prefix table swaps security. and
+// trusted.), and through squashfs-tools-ng's sqfs2tar and our LayerReader.
 TEST(Convert, XattrsSquashfsCanHold) {
   if (system("command -v sqfs2tar >/dev/null 2>&1") != 0) GTEST_SKIP() << "sqfs2tar not installed";
   Scratch s;
@@ -213,6 +212,8 @@ TEST(Convert, XattrsSquashfsCanHold) {
               {"trusted.t", "tt"}};
   auto r = convert(s, {{x}});
   EXPECT_EQ(r.tree.at("x").xattrs.at("user.comment"), "hi");
+  EXPECT_EQ(r.tree.at("x").xattrs.at("security.capability"), std::string("\x01\x00\x00\x02", 4));
+  EXPECT_EQ(r.tree.at("x").xattrs.at("trusted.t"), "tt");
   FILE* p = popen(("sqfs2tar " + s.path("img.sqfs")).c_str(), "r");
   ASSERT_TRUE(p);
   std::map<std::string, std::string> got;

@@ -5,7 +5,9 @@
 /// Built on libsquashfuse, whose caches are not thread-safe: metadata
 /// (inodes, directories, block lists, xattrs) is read under one mutex, while
 /// data blocks are read and decompressed outside it and shared by all threads
-/// through a small LRU cache (docs/design/squashfs-fuse.md).
+/// through a small LRU cache (docs/design/squashfs-fuse.md). The first read()
+/// starts a few helper threads that decompress blocks ahead of the readers;
+/// open() starts none, and the destructor joins them.
 ///
 /// Calls return 0 or an errno value, because that is what FUSE replies with;
 /// ENOENT from lookup() is an expected answer, not a failure.

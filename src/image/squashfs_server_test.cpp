@@ -300,6 +300,60 @@ TEST_F(SquashfsServerTest, ReaderIsThreadSafe) {
   EXPECT_EQ(bad, 0);
 }
 
+int threads_named(const std::string& comm) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/task")) {
+    if (slurp((e.path() / "comm").string()) == comm + "\n") ++n;
+  }
+  return n;
+}
+
+// A cold read queues the blocks after it for the read-ahead helpers, and
+// reads that straddle two cold blocks hand one to them. Whatever the
+// interleaving (a reader takes a queued block itself, waits for one a
+// helper has claimed, or finds it cached), the bytes must be the file's;
+// and the helpers must not exist before the first read, because the
+// runtime unshares a user namespace after open(), which a multi-threaded
+// process may not do.
+TEST_F(SquashfsServerTest, ReaderReadAheadKeepsBytesAndStartsNoThreadEarly) {
+  const std::string big = pseudo_random(kBigSize, 1);
+  const std::string sparse = sparse_content();
+  for (int round = 0; round < 3; ++round) {
+    auto r = SquashfsReader::open(image_);
+    EXPECT_EQ(threads_named("ferry-sqfs-ra"), 0);
+    const InodeRef big_ref = resolve(*r, "big.bin");
+    const InodeRef sparse_ref = resolve(*r, "sparse.bin");
+    std::atomic<int> bad{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        // Scattered 4 KiB and 200 KB reads, as page faults and readahead
+        // windows make them; every thread visits the same blocks in a
+        // different order.
+        for (int i = 0; i < 40; ++i) {
+          const size_t chunk = (i % 3 == 0) ? 200000 : 4096;
+          const size_t off = (static_cast<size_t>(i * 7 + t * 13) * 131071) % kBigSize;
+          ReadResult res;
+          if (r->read(big_ref, off, chunk, &res) != 0) ++bad;
+          std::string got;
+          for (const iovec& v : res.iov) got.append(static_cast<const char*>(v.iov_base), v.iov_len);
+          if (got != big.substr(off, chunk)) ++bad;
+        }
+        if (read_all(*r, sparse_ref, 65536) != sparse) ++bad;
+      });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(bad, 0) << "round " << round;
+    EXPECT_GE(threads_named("ferry-sqfs-ra"), 1);
+    // One more cold read queues jobs; destroying the reader at once must
+    // join the helpers cleanly with work still queued.
+    auto fresh = SquashfsReader::open(image_);
+    ReadResult res;
+    EXPECT_EQ(fresh->read(resolve(*fresh, "big.bin"), 0, 4096, &res), 0);
+  }
+  EXPECT_EQ(threads_named("ferry-sqfs-ra"), 0);
+}
+
 TEST_F(SquashfsServerTest, ReaderXattrs) {
   if (!xattr_) GTEST_SKIP() << "no user xattrs on this file system";
   auto r = SquashfsReader::open(image_);
