@@ -35,3 +35,14 @@ endif()
 # glibc version it was linked with. Right for a site that builds ferry with
 # its own glibc; off by default.
 option(FERRY_STATIC "Link the ferry binary fully static (see cmake/StaticDeps.cmake)" OFF)
+
+# libcrypto (SHA-256) likewise: the shared one is 4.5 MB whose relocations
+# cost ~2M instructions at every start, for one hash function.
+add_library(ferry_crypto INTERFACE)
+find_library(FERRY_STATIC_crypto NAMES libcrypto.a)
+if(FERRY_STATIC_DEPS AND FERRY_STATIC_crypto)
+  target_include_directories(ferry_crypto INTERFACE ${OPENSSL_INCLUDE_DIR})
+  target_link_libraries(ferry_crypto INTERFACE ${FERRY_STATIC_crypto} Threads::Threads ${CMAKE_DL_LIBS})
+else()
+  target_link_libraries(ferry_crypto INTERFACE OpenSSL::Crypto)
+endif()
