@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 
 #include "command.hpp"
 #include "ferry/core/error.hpp"
@@ -27,6 +28,21 @@ const std::vector<Command>& commands() {
 
 namespace {
 
+// Building every subcommand's options costs more than parsing them; at each
+// container start only the one being run is built. --help, a typo or no
+// command at all get the whole table.
+const Command* requested(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--debug") continue;
+    if (a.empty() || a[0] == '-') return nullptr;
+    for (const auto& c : commands())
+      if (a == c.name) return &c;
+    return nullptr;
+  }
+  return nullptr;
+}
+
 int run_main(int argc, char** argv) {
   CLI::App app{"ferry: containers for HPC, rootless, from one SquashFS file", "ferry"};
   app.require_subcommand(1);
@@ -34,7 +50,9 @@ int run_main(int argc, char** argv) {
   bool debug = false;
   app.add_flag("--debug", debug, "Print debug lines and step timings on stderr");
   Handler handler;
+  const Command* only = requested(argc, argv);
   for (const auto& c : commands()) {
+    if (only != nullptr && only != &c) continue;
     CLI::App* sub = app.add_subcommand(c.name, c.summary);
     Handler h = c.setup(*sub);
     sub->callback([&handler, h] { handler = h; });
