@@ -30,23 +30,27 @@ wait_ready() {
   fail "the container did not start: $1 never appeared"
 }
 
-# running: ferry is alive (a zombie has exited, it only waits for our wait).
-running() { [ -e "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; }
+# running: ferry is alive (a zombie has exited, it only waits for our wait;
+# a stat file that cannot be read means it is being reaped).
+running() {
+  local state
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
 
-# wait_exit WHAT: ferry's exit status in $st; fails if ferry does not exit
-# (the signal was not forwarded) within a bound, which is not a timing.
+# wait_exit WHAT: ferry's exit status in $st. Waits on the process itself
+# (polling /proc races with the reap); a watchdog kills ferry and fails the
+# test if it does not exit (the signal was not forwarded) within a bound,
+# which is not a timing.
 wait_exit() {
-  local i
-  for i in $(seq 200); do
-    running || break
-    sleep 0.05
-  done
-  if running; then
-    kill -KILL $(pgrep -P "$pid") "$pid" 2>/dev/null || true
-    fail "$1: ferry did not exit after the signal"
-  fi
+  rm -f "$T/watchdog-fired"
+  (sleep 20 && touch "$T/watchdog-fired" && kill -KILL $(pgrep -P "$pid") "$pid" 2>/dev/null) &
+  local dog=$!
   st=0
   wait "$pid" || st=$?
+  pkill -P "$dog" sleep 2>/dev/null || true
+  wait "$dog" 2>/dev/null || true
+  [ ! -e "$T/watchdog-fired" ] || fail "$1: ferry did not exit after the signal"
 }
 
 while read -r form img; do
