@@ -1,8 +1,5 @@
 // `ferry images`: the user's stored images, as a table or JSON.
-#include <sys/stat.h>
-
 #include <CLI/CLI.hpp>
-#include <ctime>
 #include <fmt/format.h>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,6 +8,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/image/reference.hpp"
+#include "ferry/image/image.hpp"
 #include "ferry/image/store.hpp"
 #include "image_info.hpp"
 
@@ -18,12 +16,12 @@ namespace ferry::cli {
 namespace {
 
 struct Row {
-  std::string repository, tag, id, size, created;
+  std::string repository, tag, id, size, created, store;
   uint64_t bytes = 0;
   std::string created_raw;
 };
 
-Row make_row(const std::string& name, const std::string& id, const image::Store& store) {
+Row make_row(const std::string& name, const std::string& id, const image::Store& store, const char* which) {
   image::Reference ref = image::parse_reference(name);
   Row r;
   image::Reference repo_only = ref;
@@ -37,24 +35,27 @@ Row make_row(const std::string& name, const std::string& id, const image::Store&
   r.size = human_size(info.size);
   r.created_raw = info.created;
   r.created = info.created.empty() ? "N/A" : info.created.substr(0, 10);
+  r.store = which;
   return r;
 }
 
 int list(const std::string& format) {
-  image::Store store(image::Store::user_root());
   std::vector<Row> rows;
-  for (const auto& [name, id] : store.names()) rows.push_back(make_row(name, id, store));
+  auto stores = image::stores();
+  for (size_t i = 0; i < stores.size(); ++i)
+    for (const auto& [name, id] : stores[i].names()) rows.push_back(make_row(name, id, stores[i], i == 0 ? "user" : "site"));
   if (format == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows)
       out.push_back({{"Repository", r.repository}, {"Tag", r.tag}, {"Id", r.id}, {"Size", r.bytes},
-                     {"Created", r.created_raw}});
+                     {"Created", r.created_raw}, {"Store", r.store}});
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
   if (format != "table") throw Error("--format: expected table or json, got '" + format + "'");
-  fmt::print("{:<40} {:<16} {:<12}  {:>9}  {}\n", "REPOSITORY", "TAG", "IMAGE ID", "SIZE", "CREATED");
-  for (const auto& r : rows) fmt::print("{:<40} {:<16} {:<12}  {:>9}  {}\n", r.repository, r.tag, r.id, r.size, r.created);
+  fmt::print("{:<40} {:<16} {:<12}  {:>9}  {:<10}  {}\n", "REPOSITORY", "TAG", "IMAGE ID", "SIZE", "CREATED", "STORE");
+  for (const auto& r : rows)
+    fmt::print("{:<40} {:<16} {:<12}  {:>9}  {:<10}  {}\n", r.repository, r.tag, r.id, r.size, r.created, r.store);
   return 0;
 }
 

@@ -12,12 +12,13 @@ namespace ferry::cli {
 namespace {
 
 int inspect(const std::vector<std::string>& names) {
-  image::Store store(image::Store::user_root());
   nlohmann::json out = nlohmann::json::array();
   for (const auto& name : names) {
     try {
       auto e = image::find_stored(name);
       if (!e) throw Error("no such image in the store");
+      // The store that holds it: the image file lives under its root.
+      image::Store store(e->sqfs.substr(0, e->sqfs.rfind("/images/")));
       ImageInfo info = image_info(store, e->id);
       nlohmann::json tags = nlohmann::json::array();
       for (const auto& [n, id] : store.names())

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "ferry/core/config.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/image/reference.hpp"
@@ -105,13 +106,24 @@ ResolvedImage resolve_path(const std::string& spec) {
 
 }  // namespace
 
+std::vector<Store> stores() {
+  std::vector<Store> out{Store(Store::user_root())};
+  if (auto site = load_config().site_store) out.emplace_back(*site);
+  return out;
+}
+
 std::optional<StoredImage> find_stored(const std::string& spec) {
-  // As Docker: a name first, then an image id or a prefix of one.
-  Store store(Store::user_root());
+  // As Docker: a name first, then an image id or a prefix of one; the
+  // user's store first, then the site's.
   bool hex = spec.size() >= 4 && spec.find_first_not_of("0123456789abcdef") == std::string::npos;
-  if (is_digest(spec)) return store.lookup_id(spec);
-  if (auto named = store.lookup(parse_reference(spec))) return named;
-  if (hex) return store.lookup_id(spec);
+  std::optional<Reference> ref;
+  if (!is_digest(spec)) ref = parse_reference(spec);
+  for (const Store& store : stores()) {
+    if (ref)
+      if (auto named = store.lookup(*ref)) return named;
+    if (hex || !ref)
+      if (auto by_id = store.lookup_id(spec)) return by_id;
+  }
   return std::nullopt;
 }
 

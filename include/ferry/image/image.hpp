@@ -47,6 +47,10 @@ struct ResolvedImage {
 /// one-line Error when there is no such image.
 ResolvedImage resolve(const std::string& spec);
 
+/// The stores images are looked up in: the user's, then the site's
+/// read-only one ([store] site in ferry.toml), if configured.
+std::vector<Store> stores();
+
 /// The store entry SPEC names (a reference or an id prefix), if any.
 std::optional<StoredImage> find_stored(const std::string& spec);
 
