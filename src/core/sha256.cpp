@@ -1,37 +1,41 @@
 #include "ferry/core/sha256.hpp"
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
-#include "ferry/core/error.hpp"
+// nettle defines sha256_digest etc. as macros for its nettle_* names; ours
+// would be renamed too.
+#undef sha256_init
+#undef sha256_update
+#undef sha256_digest
 
 namespace ferry {
 
+// Nettle (Debian nettle-dev), not OpenSSL: linked statically, nettle's SHA-256
+// is a few small objects, while libcrypto's EVP layer brings ~18,000 pointer
+// relocations that every ferry start would pay for in page faults
+// (cmake/StaticDeps.cmake). Nettle's x86-64 build uses the SHA extensions
+// when the CPU has them.
 struct Sha256::Impl {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~Impl() { EVP_MD_CTX_free(ctx); }
+  struct sha256_ctx ctx;
 };
 
-Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
-  if (impl_->ctx == nullptr || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
-    throw Error("sha256: cannot initialise OpenSSL digest");
-}
+Sha256::Sha256() : impl_(std::make_unique<Impl>()) { nettle_sha256_init(&impl_->ctx); }
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::update(const void* data, size_t size) {
-  if (EVP_DigestUpdate(impl_->ctx, data, size) != 1) throw Error("sha256: digest update failed");
+  nettle_sha256_update(&impl_->ctx, size, static_cast<const uint8_t*>(data));
 }
 
 std::string Sha256::digest() {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(impl_->ctx, md, &len) != 1) throw Error("sha256: digest final failed");
+  uint8_t md[SHA256_DIGEST_SIZE];
+  nettle_sha256_digest(&impl_->ctx, sizeof md, md);
   static const char kHex[] = "0123456789abcdef";
   std::string out = "sha256:";
-  for (unsigned i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
+  for (uint8_t b : md) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
   }
   return out;
 }

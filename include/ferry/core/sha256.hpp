@@ -1,5 +1,5 @@
 /// SHA-256, streaming, as OCI digests use it ("sha256:<hex>"). Backed by
-/// OpenSSL's libcrypto (Debian libssl-dev).
+/// Nettle (Debian nettle-dev).
 #pragma once
 
 #include <memory>
