@@ -4,8 +4,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 make_busybox_image "$T/rootfs"
-# Big enough that the import takes a moment: the busybox tree plus 40 MB.
-head -c 40000000 /dev/urandom >"$T/rootfs/blob"
+# Big enough that the import takes a moment: the busybox tree plus 120 MB
+# of incompressible data (the kill below must land mid-import).
+head -c 120000000 /dev/urandom >"$T/rootfs/blob"
 chmod a+r "$T/rootfs/blob"
 tar -C "$T/rootfs" -cf "$T/img.tar" .
 chmod a+r "$T/img.tar"
@@ -30,8 +31,10 @@ for _ in $(seq 100); do
   [ -n "$(ls -A "$store/tmp" 2>/dev/null)" ] && break
   sleep 0.01
 done
-kill -KILL "$pid" 2>/dev/null || true
+# $! is as_user's subshell; the import is ferry, found by its command line.
+pkill -KILL -f -- "import tar:$T/img.tar killed/c" || fail "no import to kill"
 wait "$pid" 2>/dev/null || true
+! pgrep -f -- "killed/c" >/dev/null || fail "the killed import is still running"
 expect_status 1 grep -q killed/c "$store/repositories.json"
 expect_eq "$(ls "$store"/images/*.sqfs | wc -l)" 1 "no new image file after kill -9"
 # The next import cleans the dead one's temporary file.
