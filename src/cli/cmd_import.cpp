@@ -36,7 +36,9 @@ int run_import(const ImportOptions& o) {
 
 Handler setup_import(CLI::App& sub) {
   auto o = std::make_shared<ImportOptions>();
-  sub.add_option("SOURCE", o->source, "tar:PATH (a root file-system tarball: plain, gzip or zstd)")->required();
+  sub.add_option("SOURCE", o->source,
+                 "docker-archive:PATH, oci-archive:PATH[:TAG], oci:DIR[:TAG], tar:PATH or dir:PATH")
+      ->required();
   sub.add_option("NAME", o->names, "Names to store the image under, NAME[:TAG]");
   sub.add_option("--zstd-level", o->level, "zstd level of the SquashFS file, 1-22 (default: ferry.toml, else 3)")
       ->check(CLI::Range(1, 22));

@@ -30,6 +30,7 @@ Handler setup_run(CLI::App& sub);
 Handler setup_exec(CLI::App& sub);
 Handler setup_shell(CLI::App& sub);
 Handler setup_images(CLI::App& sub);
+Handler setup_export(CLI::App& sub);
 Handler setup_import(CLI::App& sub);
 Handler setup_inspect(CLI::App& sub);
 Handler setup_tag(CLI::App& sub);

@@ -22,6 +22,7 @@ const std::vector<Command>& commands() {
       {"inspect", "Show a stored image as JSON", setup_inspect},
       {"tag", "Give a stored image another name", setup_tag},
       {"rmi", "Remove image names (and an image with its last name)", setup_rmi},
+      {"export", "Write a stored image out, as SquashFS or a tarball", setup_export},
   };
   return table;
 }

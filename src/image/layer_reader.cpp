@@ -53,7 +53,7 @@ std::string archive_message(archive* a) {
 }  // namespace
 
 struct LayerReader::Impl {
-  const LayerSource& src;
+  const LayerSource src;  // a copy: a temporary LayerSource may be passed
   Fd owned;
   int fd = -1;
   Compression comp = Compression::kNone;
@@ -68,15 +68,30 @@ struct LayerReader::Impl {
 
   explicit Impl(const LayerSource& s) : src(s) {}
 
+  // One read(2) into buf, or a pread(2) inside the source's window.
+  ssize_t read_some() {
+    bool window = src.offset != 0 || src.length != LayerSource::kToEnd;
+    size_t want = buf.size();
+    if (window) want = static_cast<size_t>(std::min<uint64_t>(want, src.length - bytes_read));
+    if (want == 0) return 0;
+    ssize_t n;
+    do n = window ? ::pread(fd, buf.data(), want, static_cast<off_t>(src.offset + bytes_read))
+                  : ::read(fd, buf.data(), want);
+    while (n < 0 && errno == EINTR);
+    if (n == 0 && window && src.length != LayerSource::kToEnd) {
+      errno = EIO;  // the window runs past the end of the file
+      return -1;
+    }
+    return n;
+  }
+
   // Reads the next chunk of the source into buf; 0 at end of file.
   ssize_t read_source(const void** out) {
     if (pending > 0) {
       *out = buf.data();
       return static_cast<ssize_t>(std::exchange(pending, 0));
     }
-    ssize_t n;
-    do n = ::read(fd, buf.data(), buf.size());
-    while (n < 0 && errno == EINTR);
+    ssize_t n = read_some();
     if (n < 0) return -1;
     if (n == 0) source_eof = true;
     bytes_read += static_cast<uint64_t>(n);

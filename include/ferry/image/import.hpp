@@ -16,9 +16,13 @@ struct ImportResult {
   ConvertStats stats;
 };
 
-/// SOURCE is "tar:PATH" (a root file-system tarball, plain, gzip or zstd).
-/// The image is stored under `names`. Throws a one-line Error naming the
-/// source and what is wrong; the store is left as it was.
+/// SOURCE is "tar:PATH" (a root file-system tarball, plain, gzip or zstd),
+/// "dir:PATH" (a root file-system directory), "docker-archive:PATH" (a
+/// `docker save` tarball), "oci-archive:PATH[:TAG]" or "oci:DIR[:TAG]" (an
+/// OCI image layout, as a tar or a directory). Every blob digest and diff_id
+/// is verified. The image is stored under `names`, or for docker-archive:
+/// under its RepoTags when `names` is empty. Throws a one-line Error naming
+/// the blob or file and what is wrong; the store is left as it was.
 ImportResult import_image(const std::string& source, const std::vector<Reference>& names, Store& store,
                           const ConvertOptions& options = {});
 

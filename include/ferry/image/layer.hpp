@@ -30,6 +30,12 @@ struct LayerSource {
   /// The file to read; when empty, `fd` is read instead (not closed).
   std::string path;
   int fd = -1;
+  /// A window of the file: `length` bytes from `offset` (a member inside an
+  /// uncompressed archive, read in place). The default, no window, reads
+  /// the file or descriptor sequentially to its end (a pipe works).
+  static constexpr uint64_t kToEnd = UINT64_MAX;
+  uint64_t offset = 0;
+  uint64_t length = kToEnd;
   /// Sees the blob as stored (compressed): the hook for its digest.
   ByteSink on_compressed;
   /// Sees the uncompressed tar stream, to its last byte: the hook for the

@@ -1,0 +1,179 @@
+// An OCI image layout, as a directory or a tar of one (image-spec
+// image-layout.md): oci-layout, index.json, blobs/sha256/<hex>. index.json
+// names manifests (tagged by org.opencontainers.image.ref.name); a manifest
+// may be an index of per-platform manifests, followed to this machine's.
+// Every blob read here is checked against its digest and size; layer blobs
+// are checked while they stream through the conversion (import.cpp).
+#include <sys/utsname.h>
+
+#include <fmt/format.h>
+
+#include "ferry/core/error.hpp"
+#include "ferry/image/source.hpp"
+#include "source_json.hpp"
+
+namespace ferry::image {
+namespace {
+
+using nlohmann::json;
+using source::string_field;
+
+constexpr std::string_view kRefName = "org.opencontainers.image.ref.name";
+constexpr const char* kOciIndex = "application/vnd.oci.image.index.v1+json";
+constexpr const char* kDockerList = "application/vnd.docker.distribution.manifest.list.v2+json";
+constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
+constexpr const char* kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+
+// Layer media types ferry reads (compression is told by magic bytes, so the
+// suffix only has to be one of these). Non-distributable ("foreign") layers
+// are read like the others when their blob is in the layout; ferry never
+// fetches their `urls`.
+bool known_layer_type(std::string_view t) {
+  for (std::string_view base : {"application/vnd.oci.image.layer.v1.tar",
+                                "application/vnd.oci.image.layer.nondistributable.v1.tar"})
+    if (t == base || (t.starts_with(base) && (t.substr(base.size()) == "+gzip" || t.substr(base.size()) == "+zstd")))
+      return true;
+  return t == "application/vnd.docker.image.rootfs.diff.tar" ||
+         t == "application/vnd.docker.image.rootfs.diff.tar.gzip" ||
+         t == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+}
+
+bool foreign_layer_type(std::string_view t) {
+  return t.find("nondistributable") != std::string_view::npos || t.find("foreign") != std::string_view::npos;
+}
+
+struct Descriptor {
+  std::string media_type, digest, ref_name;
+  std::optional<uint64_t> size;
+  std::optional<Platform> platform;
+};
+
+Descriptor descriptor(const json& j, const std::string& what) {
+  Descriptor d;
+  d.media_type = string_field(j, "mediaType", what, false);
+  d.digest = string_field(j, "digest", what);
+  source::blob_path(d.digest, what);  // validates it
+  if (auto s = j.find("size"); s != j.end()) {
+    if (!s->is_number_unsigned()) throw Error(what + ": size: not a number");
+    d.size = s->get<uint64_t>();
+  }
+  if (auto a = j.find("annotations"); a != j.end() && a->is_object())
+    if (auto r = a->find(kRefName); r != a->end() && r->is_string()) d.ref_name = r->get<std::string>();
+  if (auto p = j.find("platform"); p != j.end() && p->is_object())
+    d.platform = Platform{string_field(*p, "os", what + ": platform"),
+                          string_field(*p, "architecture", what + ": platform"),
+                          string_field(*p, "variant", what + ": platform", false)};
+  return d;
+}
+
+std::vector<Descriptor> manifests_of(const json& index, const std::string& what) {
+  std::vector<Descriptor> out;
+  const json& list = source::array_field(index, "manifests", what);
+  for (size_t i = 0; i < list.size(); ++i) out.push_back(descriptor(list[i], fmt::format("{}: manifests[{}]", what, i)));
+  if (out.empty()) throw Error(what + ": no manifests");
+  return out;
+}
+
+std::string platform_name(const std::optional<Platform>& p) {
+  if (!p) return "unknown";
+  return p->os + "/" + p->architecture + (p->variant.empty() ? "" : "/" + p->variant);
+}
+
+// The manifest for PLATFORM among several (the first whose variant matches
+// too, else the first with the right os/arch).
+const Descriptor& by_platform(const std::vector<Descriptor>& c, const Platform& want, const std::string& what) {
+  if (c.size() == 1) return c.front();
+  const Descriptor* found = nullptr;
+  for (const auto& d : c) {
+    if (!d.platform || d.platform->os != want.os || d.platform->architecture != want.architecture) continue;
+    if (d.platform->variant == want.variant) return d;
+    if (!found) found = &d;
+  }
+  if (found) return *found;
+  std::string have;
+  for (const auto& d : c) have += (have.empty() ? "" : ", ") + platform_name(d.platform);
+  throw Error(fmt::format("{}: no image for {} (it has {})", what, platform_name(want), have));
+}
+
+// The entries of index.json the user means: those tagged TAG, or all.
+std::vector<Descriptor> tagged(std::vector<Descriptor> all, const std::string& tag) {
+  std::vector<std::string> tags;
+  for (const auto& d : all)
+    if (!d.ref_name.empty() && std::find(tags.begin(), tags.end(), d.ref_name) == tags.end()) tags.push_back(d.ref_name);
+  std::string list = tags.empty() ? "none" : fmt::format("{}", fmt::join(tags, ", "));
+  if (tag.empty()) {
+    if (tags.size() > 1) throw Error(fmt::format("index.json: {} tags; name one as oci:DIR:TAG (tags: {})", tags.size(), list));
+    return all;
+  }
+  std::erase_if(all, [&](const Descriptor& d) { return d.ref_name != tag; });
+  if (all.empty()) throw Error(fmt::format("index.json: no image tagged '{}' (tags: {})", tag, list));
+  return all;
+}
+
+SourceLayer layer_of(const SourceFiles& files, const Descriptor& d) {
+  std::string what = "layer " + d.digest;
+  if (!known_layer_type(d.media_type)) throw Error(fmt::format("{}: unknown media type '{}'", what, d.media_type));
+  std::string path = source::blob_path(d.digest, what);
+  auto w = files.find(path);
+  if (!w)
+    throw Error(fmt::format("{}: blob missing ({}){}", what, path,
+                            foreign_layer_type(d.media_type) ? "; a foreign layer: ferry does not download it" : ""));
+  return SourceLayer{what, *w, d.digest, d.size, {}};
+}
+
+SourceImage image_of(const SourceFiles& files, const json& manifest, const std::string& what) {
+  if (!manifest.contains("config")) throw Error(what + ": config: missing");
+  Descriptor cd = descriptor(manifest["config"], what + ": config");
+  std::string cwhat = "config " + cd.digest;
+  if (cd.media_type != "application/vnd.oci.image.config.v1+json" &&
+      cd.media_type != "application/vnd.docker.container.image.v1+json")
+    throw Error(fmt::format("{}: unknown media type '{}' (not a container image)", cwhat, cd.media_type));
+  SourceImage img;
+  img.config = source::read_verified(files, source::blob_path(cd.digest, cwhat), cd.digest, cd.size, cwhat);
+  const json& layers = source::array_field(manifest, "layers", what);
+  for (size_t i = 0; i < layers.size(); ++i)
+    img.layers.push_back(layer_of(files, descriptor(layers[i], fmt::format("{}: layers[{}]", what, i))));
+  attach_diff_ids(img.config, img.layers);
+  return img;
+}
+
+// Reads the blob D names and follows indexes down to one image manifest.
+SourceImage resolve(const SourceFiles& files, const Descriptor& d, const Platform& want, int depth) {
+  bool index_type = d.media_type == kOciIndex || d.media_type == kDockerList;
+  std::string what = (index_type ? "index " : "manifest ") + d.digest;
+  if (!d.media_type.empty() && !index_type && d.media_type != kOciManifest && d.media_type != kDockerManifest)
+    throw Error(fmt::format("{}: unknown media type '{}'", what, d.media_type));
+  json doc = source::parse_json(
+      source::read_verified(files, source::blob_path(d.digest, what), d.digest, d.size, what), what);
+  if (!doc.is_object()) throw Error(what + ": malformed: expected an object");
+  if (index_type || (d.media_type.empty() && doc.contains("manifests"))) {
+    if (depth >= 4) throw Error(what + ": indexes nested too deep");
+    return resolve(files, by_platform(manifests_of(doc, what), want, what), want, depth + 1);
+  }
+  return image_of(files, doc, what);
+}
+
+}  // namespace
+
+Platform host_platform() {
+  struct utsname u {};
+  ::uname(&u);
+  std::string m = u.machine;
+  if (m == "x86_64") return {"linux", "amd64", ""};
+  if (m == "aarch64") return {"linux", "arm64", "v8"};
+  if (m == "armv7l") return {"linux", "arm", "v7"};
+  if (m == "i686") return {"linux", "386", ""};
+  return {"linux", m, ""};  // ppc64le, s390x, riscv64: same names
+}
+
+SourceImage read_oci_layout(const SourceFiles& files, const std::string& tag, const Platform& platform) {
+  json layout = source::parse_json(files.read("oci-layout", "oci-layout (not an OCI image layout)", 1 << 16),
+                                   "oci-layout");
+  string_field(layout, "imageLayoutVersion", "oci-layout");
+  json index = source::parse_json(files.read("index.json", "index.json"), "index.json");
+  if (!index.is_object()) throw Error("index.json: malformed: expected an object");
+  auto chosen = tagged(manifests_of(index, "index.json"), tag);
+  return resolve(files, by_platform(chosen, platform, "index.json"), platform, 0);
+}
+
+}  // namespace ferry::image
