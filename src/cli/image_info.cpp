@@ -1,6 +1,8 @@
 #include "image_info.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
 
 #include <fmt/format.h>
 
@@ -11,14 +13,15 @@
 namespace ferry::cli {
 
 ImageInfo image_info(const image::Store& store, const std::string& id) {
-  auto e = store.lookup_id(id);
-  if (!e) throw Error(id + ": no such image in the store");
+  // The id comes from the index the caller read: no second lookup.
+  image::StoredImage e = store.entry(id);
+  if (::access(e.config.c_str(), R_OK) != 0) throw_errno("open", e.config);
   ImageInfo info;
-  info.sqfs = e->sqfs;
+  info.sqfs = e.sqfs;
   struct stat st {};
-  if (::stat(e->sqfs.c_str(), &st) == 0) info.size = static_cast<uint64_t>(st.st_size);
-  info.config = nlohmann::json::parse(read_file(e->config), nullptr, false);
-  if (info.config.is_discarded()) throw Error(e->config + ": malformed JSON");
+  if (::stat(e.sqfs.c_str(), &st) == 0) info.size = static_cast<uint64_t>(st.st_size);
+  info.config = nlohmann::json::parse(read_file(e.config), nullptr, false);
+  if (info.config.is_discarded()) throw Error(e.config + ": malformed JSON");
   if (info.config.is_object() && info.config.contains("created") && info.config["created"].is_string())
     info.created = info.config["created"].get<std::string>();
   return info;

@@ -42,6 +42,9 @@ class Store {
   /// Every name and the id it points at, sorted by name.
   std::map<std::string, std::string> names() const;
 
+  /// Where the image with ID lives (no I/O; the files may not exist).
+  StoredImage entry(const std::string& id) const;
+
   /// A fresh path under ROOT/tmp for an import to write its SquashFS to.
   /// Leftovers of imports whose process is gone are removed first.
   std::string temp_path();
@@ -60,7 +63,6 @@ class Store {
   std::optional<std::string> remove(const Reference& name);
 
  private:
-  StoredImage entry(const std::string& id) const;
   std::map<std::string, std::string> read_index() const;
   void write_index(const std::map<std::string, std::string>& index);
   void prepare();
