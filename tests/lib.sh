@@ -42,11 +42,14 @@ fi
 # predictable environment; from the test user's home unless told otherwise.
 as_user() {
   if [ "$(id -u)" = 0 ]; then
-    (cd "${AS_USER_CWD:-$TEST_HOME}" &&
-      setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups --reset-env \
+    # exec: the subshell becomes the command, so "as_user ... &" gives $!
+    # the command's own pid (setpriv and env exec too).
+    (cd "${AS_USER_CWD:-$TEST_HOME}" || exit
+      exec setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --init-groups --reset-env \
         env HOME="$TEST_HOME" USER="$TEST_USER" LOGNAME="$TEST_USER" "$@")
   else
-    (cd "${AS_USER_CWD:-$TEST_HOME}" && "$@")
+    (cd "${AS_USER_CWD:-$TEST_HOME}" || exit
+      exec "$@")
   fi
 }
 

@@ -31,7 +31,8 @@ for _ in $(seq 100); do
   [ -n "$(ls -A "$store/tmp" 2>/dev/null)" ] && break
   sleep 0.01
 done
-# $! is as_user's subshell; the import is ferry, found by its command line.
+# $! is the ferry_as_user function's subshell; the import is ferry, found by its
+# command line.
 pkill -KILL -f -- "import tar:$T/img.tar killed/c" || fail "no import to kill"
 wait "$pid" 2>/dev/null || true
 ! pgrep -f -- "killed/c" >/dev/null || fail "the killed import is still running"
