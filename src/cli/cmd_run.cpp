@@ -8,6 +8,7 @@
 #include "ferry/image/image.hpp"
 #include "ferry/runtime/container.hpp"
 #include "ferry/runtime/defaults.hpp"
+#include "registry_options.hpp"
 
 namespace ferry::cli {
 namespace {
@@ -22,6 +23,8 @@ struct RunOptions {
   std::string workdir;
   bool writable_tmpfs = false;
   std::string shell;
+  std::string pull = "missing";
+  RegistryOptions reg;
 };
 
 void add_container_options(CLI::App& sub, RunOptions& o) {
@@ -34,6 +37,9 @@ void add_container_options(CLI::App& sub, RunOptions& o) {
   sub.add_option("-w,--workdir", o.workdir, "Working directory inside the container");
   sub.add_flag("--writable-tmpfs", o.writable_tmpfs,
                "Allow writes anywhere; they go to a tmpfs and vanish at exit");
+  sub.add_option("--pull", o.pull, "Pull IMAGE from its registry: missing (not in the store), always, never")
+      ->check(CLI::IsMember({"missing", "always", "never"}));
+  add_registry_options(sub, o.reg);
   // IMAGE [COMMAND [ARG...]]: everything from the first positional on is
   // ours to pass through untouched, options of the command included.
   sub.prefix_command();
@@ -46,7 +52,11 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
   static const char* const kVerb[] = {"run", "exec", "shell"};
   runtime::RunRequest req;
   try {
-    req.image = image::resolve(rest[0]);
+    const std::string& name = rest[0];
+    if (o.pull != "never" && !image::is_path_spec(name) && !image::is_digest(name) &&
+        (o.pull == "always" || !image::find_stored(name)))
+      pull_into_store(name, o.reg, "", false);
+    req.image = image::resolve(name);
     req.command.assign(rest.begin() + 1, rest.end());
     if (mode == Mode::Exec && req.command.empty())
       throw Error("no command given (usage: ferry exec [OPTIONS] IMAGE COMMAND [ARG...])");

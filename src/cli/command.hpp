@@ -35,5 +35,8 @@ Handler setup_import(CLI::App& sub);
 Handler setup_inspect(CLI::App& sub);
 Handler setup_tag(CLI::App& sub);
 Handler setup_rmi(CLI::App& sub);
+Handler setup_pull(CLI::App& sub);
+Handler setup_login(CLI::App& sub);
+Handler setup_logout(CLI::App& sub);
 
 }  // namespace ferry::cli

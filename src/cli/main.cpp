@@ -17,12 +17,15 @@ const std::vector<Command>& commands() {
       {"run", "Run an image's entrypoint/cmd, or COMMAND, in a container", setup_run},
       {"exec", "Run COMMAND in a container, ignoring the image's entrypoint", setup_exec},
       {"shell", "Open an interactive shell in a container", setup_shell},
+      {"pull", "Pull an image from a registry into your store", setup_pull},
       {"import", "Convert an image on disk into your store", setup_import},
       {"images", "List the images in your store", setup_images},
       {"inspect", "Show a stored image as JSON", setup_inspect},
       {"tag", "Give a stored image another name", setup_tag},
       {"rmi", "Remove image names (and an image with its last name)", setup_rmi},
       {"export", "Write a stored image out, as SquashFS or a tarball", setup_export},
+      {"login", "Save credentials for a registry", setup_login},
+      {"logout", "Forget the credentials for a registry", setup_logout},
   };
   return table;
 }

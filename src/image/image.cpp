@@ -77,10 +77,6 @@ ImageConfig parse_config(std::string_view text, const std::string& what) {
 namespace {
 
 // A spec names a path when it exists, or when it is written like one.
-bool looks_like_path(const std::string& spec) {
-  return spec[0] == '/' || spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0 || spec == "." ||
-         spec == ".." || ::access(spec.c_str(), F_OK) == 0;
-}
 
 ResolvedImage resolve_path(const std::string& spec) {
   char real[PATH_MAX];
@@ -127,9 +123,14 @@ std::optional<StoredImage> find_stored(const std::string& spec) {
   return std::nullopt;
 }
 
+bool is_path_spec(const std::string& spec) {
+  return spec[0] == '/' || spec.rfind("./", 0) == 0 || spec.rfind("../", 0) == 0 || spec == "." ||
+         spec == ".." || ::access(spec.c_str(), F_OK) == 0;
+}
+
 ResolvedImage resolve(const std::string& spec) {
   if (spec.empty()) throw Error("image name is empty");
-  if (looks_like_path(spec)) return resolve_path(spec);
+  if (is_path_spec(spec)) return resolve_path(spec);
   auto stored = find_stored(spec);
   if (!stored) throw Error("no such image in the store (ferry images lists them) and no such file");
   ResolvedImage img = resolve_path(stored->sqfs);

@@ -74,6 +74,10 @@ struct LayerReader::Impl {
     size_t want = buf.size();
     if (window) want = static_cast<size_t>(std::min<uint64_t>(want, src.length - bytes_read));
     if (want == 0) return 0;
+    if (src.wait && !src.wait(bytes_read)) {
+      errno = EIO;  // the download failed; its error is the one reported
+      return -1;
+    }
     ssize_t n;
     do n = window ? ::pread(fd, buf.data(), want, static_cast<off_t>(src.offset + bytes_read))
                   : ::read(fd, buf.data(), want);

@@ -8,6 +8,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "ferry/core/error.hpp"
 #include "ferry/image/source.hpp"
 #include "source_json.hpp"
@@ -74,10 +77,7 @@ std::vector<Descriptor> manifests_of(const json& index, const std::string& what)
   return out;
 }
 
-std::string platform_name(const std::optional<Platform>& p) {
-  if (!p) return "unknown";
-  return p->os + "/" + p->architecture + (p->variant.empty() ? "" : "/" + p->variant);
-}
+std::string platform_name(const std::optional<Platform>& p) { return p ? image::platform_name(*p) : "unknown"; }
 
 // The manifest for PLATFORM among several (the first whose variant matches
 // too, else the first with the right os/arch).
@@ -110,9 +110,8 @@ std::vector<Descriptor> tagged(std::vector<Descriptor> all, const std::string& t
   return all;
 }
 
-SourceLayer layer_of(const SourceFiles& files, const Descriptor& d) {
+SourceLayer layer_of(const SourceFiles& files, const BlobDescriptor& d) {
   std::string what = "layer " + d.digest;
-  if (!known_layer_type(d.media_type)) throw Error(fmt::format("{}: unknown media type '{}'", what, d.media_type));
   std::string path = source::blob_path(d.digest, what);
   auto w = files.find(path);
   if (!w)
@@ -121,36 +120,47 @@ SourceLayer layer_of(const SourceFiles& files, const Descriptor& d) {
   return SourceLayer{what, *w, d.digest, d.size, {}};
 }
 
-SourceImage image_of(const SourceFiles& files, const json& manifest, const std::string& what) {
+BlobDescriptor blob_descriptor(const Descriptor& d) { return BlobDescriptor{d.media_type, d.digest, d.size}; }
+
+ManifestImage image_of(const json& manifest, const std::string& what, const FetchDocument& fetch) {
   if (!manifest.contains("config")) throw Error(what + ": config: missing");
   Descriptor cd = descriptor(manifest["config"], what + ": config");
   std::string cwhat = "config " + cd.digest;
   if (cd.media_type != "application/vnd.oci.image.config.v1+json" &&
       cd.media_type != "application/vnd.docker.container.image.v1+json")
     throw Error(fmt::format("{}: unknown media type '{}' (not a container image)", cwhat, cd.media_type));
-  SourceImage img;
-  img.config = source::read_verified(files, source::blob_path(cd.digest, cwhat), cd.digest, cd.size, cwhat);
+  ManifestImage img;
+  img.config = fetch(blob_descriptor(cd), false, cwhat).body;
   const json& layers = source::array_field(manifest, "layers", what);
-  for (size_t i = 0; i < layers.size(); ++i)
-    img.layers.push_back(layer_of(files, descriptor(layers[i], fmt::format("{}: layers[{}]", what, i))));
-  attach_diff_ids(img.config, img.layers);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Descriptor d = descriptor(layers[i], fmt::format("{}: layers[{}]", what, i));
+    if (!known_layer_type(d.media_type))
+      throw Error(fmt::format("layer {}: unknown media type '{}'", d.digest, d.media_type));
+    img.layers.push_back(blob_descriptor(d));
+  }
   return img;
 }
 
-// Reads the blob D names and follows indexes down to one image manifest.
-SourceImage resolve(const SourceFiles& files, const Descriptor& d, const Platform& want, int depth) {
-  bool index_type = d.media_type == kOciIndex || d.media_type == kDockerList;
-  std::string what = (index_type ? "index " : "manifest ") + d.digest;
-  if (!d.media_type.empty() && !index_type && d.media_type != kOciManifest && d.media_type != kDockerManifest)
-    throw Error(fmt::format("{}: unknown media type '{}'", what, d.media_type));
-  json doc = source::parse_json(
-      source::read_verified(files, source::blob_path(d.digest, what), d.digest, d.size, what), what);
+// Reads the document D names and follows indexes down to one image manifest.
+ManifestImage resolve(const BlobDescriptor& d, const Platform& want, const FetchDocument& fetch, int depth) {
+  Document got = fetch(d, true, (d.digest.empty() ? "manifest" : "manifest " + d.digest));
+  std::string type = d.media_type.empty() ? got.media_type : d.media_type;
+  bool index_type = type == kOciIndex || type == kDockerList;
+  std::string digest = d.digest.empty() ? got.digest : d.digest;
+  std::string what = (index_type ? "index " : "manifest ") + digest;
+  if (!type.empty() && !index_type && type != kOciManifest && type != kDockerManifest)
+    throw Error(fmt::format("{}: unknown media type '{}'", what, type));
+  json doc = source::parse_json(got.body, what);
   if (!doc.is_object()) throw Error(what + ": malformed: expected an object");
-  if (index_type || (d.media_type.empty() && doc.contains("manifests"))) {
+  if (index_type || (type.empty() && doc.contains("manifests"))) {
     if (depth >= 4) throw Error(what + ": indexes nested too deep");
-    return resolve(files, by_platform(manifests_of(doc, what), want, what), want, depth + 1);
+    return resolve(blob_descriptor(by_platform(manifests_of(doc, what), want, what)), want, fetch, depth + 1);
   }
-  return image_of(files, doc, what);
+  ManifestImage img = image_of(doc, what, fetch);
+  img.manifest_digest = digest;
+  img.manifest = std::move(got.body);
+  img.manifest_media_type = type.empty() ? kOciManifest : type;
+  return img;
 }
 
 }  // namespace
@@ -166,6 +176,31 @@ Platform host_platform() {
   return {"linux", m, ""};  // ppc64le, s390x, riscv64: same names
 }
 
+std::string platform_name(const Platform& p) {
+  return p.os + "/" + p.architecture + (p.variant.empty() ? "" : "/" + p.variant);
+}
+
+Platform parse_platform(std::string_view text) {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t slash = text.find('/', start);
+    parts.emplace_back(text.substr(start, slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  bool ok = parts.size() >= 2 && parts.size() <= 3;
+  for (const auto& p : parts)
+    ok = ok && !p.empty() && std::all_of(p.begin(), p.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; });
+  if (!ok) throw Error(fmt::format("platform '{}': expected OS/ARCH[/VARIANT], e.g. linux/arm64/v8", text));
+  Platform p{parts[0], parts[1], parts.size() == 3 ? parts[2] : ""};
+  if (p.architecture == "arm64" && p.variant.empty()) p.variant = "v8";
+  return p;
+}
+
+ManifestImage resolve_image(const BlobDescriptor& top, const Platform& platform, const FetchDocument& fetch) {
+  return resolve(top, platform, fetch, 0);
+}
+
 SourceImage read_oci_layout(const SourceFiles& files, const std::string& tag, const Platform& platform) {
   json layout = source::parse_json(files.read("oci-layout", "oci-layout (not an OCI image layout)", 1 << 16),
                                    "oci-layout");
@@ -173,7 +208,16 @@ SourceImage read_oci_layout(const SourceFiles& files, const std::string& tag, co
   json index = source::parse_json(files.read("index.json", "index.json"), "index.json");
   if (!index.is_object()) throw Error("index.json: malformed: expected an object");
   auto chosen = tagged(manifests_of(index, "index.json"), tag);
-  return resolve(files, by_platform(chosen, platform, "index.json"), platform, 0);
+  auto read = [&files](const BlobDescriptor& d, bool, const std::string& what) {
+    return Document{source::read_verified(files, source::blob_path(d.digest, what), d.digest, d.size, what), "",
+                    d.digest};
+  };
+  ManifestImage r = resolve_image(blob_descriptor(by_platform(chosen, platform, "index.json")), platform, read);
+  SourceImage img;
+  img.config = std::move(r.config);
+  for (const auto& d : r.layers) img.layers.push_back(layer_of(files, d));
+  attach_diff_ids(img.config, img.layers);
+  return img;
 }
 
 }  // namespace ferry::image

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <random>
 
 #include "ferry/core/error.hpp"
@@ -59,7 +60,7 @@ void Store::prepare() {
 
 StoredImage Store::entry(const std::string& id) const {
   std::string base = root_ + "/images/" + hex_of(id) + ".sqfs";
-  return {id, base, base + ".config.json"};
+  return {id, base, base + ".config.json", base + ".manifest.json"};
 }
 
 std::map<std::string, std::string> Store::read_index() const {
@@ -121,7 +122,7 @@ std::string Store::temp_path() {
 }
 
 StoredImage Store::add(const std::string& sqfs_tmp, std::string_view config_json,
-                       const std::vector<Reference>& names) {
+                       const std::vector<Reference>& names, std::string_view manifest) {
   prepare();
   std::string id = sha256_digest(config_json);
   StoredImage e = entry(id);
@@ -131,12 +132,60 @@ StoredImage Store::add(const std::string& sqfs_tmp, std::string_view config_json
     ::unlink(sqfs_tmp.c_str());  // the same image is stored already
   } else {
     write_file_atomic(e.config, config_json, 0644);
+    if (!manifest.empty()) write_file_atomic(e.manifest, manifest, 0644);
     if (::rename(sqfs_tmp.c_str(), e.sqfs.c_str()) != 0) throw_errno("rename", sqfs_tmp + " to " + e.sqfs);
     sync_parent_dir(e.sqfs);
   }
   for (const auto& n : names) index[n.str()] = id;
   write_index(index);
   return e;
+}
+
+bool Store::add_existing(const std::string& id, const std::vector<Reference>& names) {
+  prepare();
+  FileLock lock(root_ + "/lock");
+  if (!exists(entry(id).sqfs)) return false;
+  auto index = read_index();
+  for (const auto& n : names) index[n.str()] = id;
+  write_index(index);
+  return true;
+}
+
+std::string Store::blob_path(const std::string& digest) const {
+  if (!is_digest(digest)) throw Error(fmt::format("'{}': not a sha256 digest", digest));
+  return root_ + "/blobs/sha256/" + hex_of(digest);
+}
+
+void Store::put_blob(const std::string& tmp, const std::string& digest) {
+  std::string path = blob_path(digest);
+  make_dir(root_ + "/blobs");
+  make_dir(root_ + "/blobs/sha256");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename", tmp + " to " + path);
+  sync_parent_dir(path);
+}
+
+// Removes the blobs no stored manifest lists (under the lock).
+void Store::collect_blobs() {
+  std::set<std::string> used;
+  std::string images = root_ + "/images";
+  if (DIR* d = ::opendir(images.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (!name.ends_with(".sqfs.manifest.json")) continue;
+      auto doc = nlohmann::json::parse(read_file(images + "/" + name), nullptr, false);
+      if (!doc.is_object() || !doc.contains("layers") || !doc["layers"].is_array()) continue;
+      for (const auto& l : doc["layers"])
+        if (l.is_object() && l.contains("digest") && l["digest"].is_string()) used.insert(l["digest"].get<std::string>());
+    }
+    ::closedir(d);
+  }
+  std::string blobs = root_ + "/blobs/sha256";
+  if (DIR* d = ::opendir(blobs.c_str())) {
+    while (struct dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.' && !used.count("sha256:" + std::string(e->d_name)))
+        ::unlink((blobs + "/" + e->d_name).c_str());
+    ::closedir(d);
+  }
 }
 
 void Store::tag(const Reference& src, const Reference& dst) {
@@ -163,6 +212,8 @@ std::optional<std::string> Store::remove(const Reference& name) {
   StoredImage e = entry(id);
   ::unlink(e.sqfs.c_str());
   ::unlink(e.config.c_str());
+  ::unlink(e.manifest.c_str());
+  collect_blobs();
   return id;
 }
 

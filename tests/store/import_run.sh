@@ -35,5 +35,5 @@ ferry_as_user rmi example/busybox:1.0 >/dev/null
 out=$(ferry_as_user rmi registry.example.org/team/bb:v1)
 expect_contains "$out" "Deleted: sha256:" "rmi of the last name deletes"
 [ ! -e "$sqfs" ] || fail "file still there after the last rmi"
-err=$(ferry_as_user run example/busybox:1.0 true 2>&1) && fail "run of a removed image succeeded"
+err=$(ferry_as_user run --pull=never example/busybox:1.0 true 2>&1) && fail "run of a removed image succeeded"
 expect_eq "$err" "ferry: run example/busybox:1.0: no such image in the store (ferry images lists them) and no such file" "run of a missing name"

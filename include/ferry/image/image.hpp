@@ -47,6 +47,10 @@ struct ResolvedImage {
 /// one-line Error when there is no such image.
 ResolvedImage resolve(const std::string& spec);
 
+/// True when resolve() takes SPEC as a path: it exists, or is written like
+/// one (/x, ./x, ../x, ., ..).
+bool is_path_spec(const std::string& spec);
+
 /// The stores images are looked up in: the user's, then the site's
 /// read-only one ([store] site in ferry.toml), if configured.
 std::vector<Store> stores();

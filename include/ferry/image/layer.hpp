@@ -36,6 +36,10 @@ struct LayerSource {
   static constexpr uint64_t kToEnd = UINT64_MAX;
   uint64_t offset = 0;
   uint64_t length = kToEnd;
+  /// For a file still being written (a download): called before each read
+  /// with the bytes read so far; returns once more are there or the file is
+  /// complete, and false when it never will be (the read then fails).
+  std::function<bool(uint64_t consumed)> wait;
   /// Sees the blob as stored (compressed): the hook for its digest.
   ByteSink on_compressed;
   /// Sees the uncompressed tar stream, to its last byte: the hook for the

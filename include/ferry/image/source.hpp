@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,42 @@ struct Platform {
 
 /// This machine's platform in OCI's words.
 Platform host_platform();
+
+/// "os/arch[/variant]" (as --platform takes it); throws naming TEXT.
+Platform parse_platform(std::string_view text);
+
+/// "linux/arm64/v8".
+std::string platform_name(const Platform& p);
+
+/// A blob as a manifest or index points at it.
+struct BlobDescriptor {
+  std::string media_type;         ///< may be empty for a document whose type is not known yet
+  std::string digest;             ///< "sha256:<hex>"; empty for a registry tag not yet fetched
+  std::optional<uint64_t> size;
+};
+
+/// A document fetched for resolve_image(): its bytes (already checked
+/// against the descriptor's digest and size by the fetcher), the media type
+/// its server gave (may be empty) and its digest.
+struct Document {
+  std::string body, media_type, digest;
+};
+/// Fetches the manifest or index (`manifest` true) or config D names;
+/// WHAT names it in errors.
+using FetchDocument = std::function<Document(const BlobDescriptor& d, bool manifest, const std::string& what)>;
+
+/// An image manifest followed to its config and layers.
+struct ManifestImage {
+  std::string manifest;             ///< the image manifest, byte for byte
+  std::string manifest_media_type;  ///< OCI or Docker schema 2
+  std::string manifest_digest;
+  std::string config;               ///< the config blob, byte for byte
+  std::vector<BlobDescriptor> layers;  ///< oldest first; media types known to ferry
+};
+
+/// Fetches TOP (a manifest, or an index or manifest list followed to the
+/// manifest for PLATFORM) and its config; checks media types.
+ManifestImage resolve_image(const BlobDescriptor& top, const Platform& platform, const FetchDocument& fetch);
 
 /// A `docker save` archive's image (manifest.json). With several images in
 /// the archive, `want` (a normalised name) picks the one tagged so.

@@ -3,6 +3,8 @@
 ///
 ///   ROOT/images/<hex>.sqfs              the image (hex = sha256 of its config)
 ///   ROOT/images/<hex>.sqfs.config.json  its OCI image config, as imported
+///   ROOT/images/<hex>.sqfs.manifest.json  the image manifest its layers came with (pushes send it)
+///   ROOT/blobs/sha256/<hex>             layer blobs as pulled or imported (shared by images)
 ///   ROOT/repositories.json              {"names": {"docker.io/library/x:1": "sha256:<hex>"}}
 ///   ROOT/tmp/                           work files of imports in progress
 ///   ROOT/lock                           flock(2) held by every writer
@@ -26,6 +28,7 @@ struct StoredImage {
   std::string id;      ///< "sha256:<hex>" of the config
   std::string sqfs;    ///< absolute path of the SquashFS file
   std::string config;  ///< absolute path of the config JSON beside it
+  std::string manifest;  ///< its image manifest (may not exist: images stored before blobs were kept)
 };
 
 class Store {
@@ -52,13 +55,25 @@ class Store {
   /// Publishes a converted image: moves `sqfs_tmp` (from temp_path()) and
   /// the config into place unless an image with this config is already
   /// stored, then points `names` at it. Atomic under the store lock.
+  /// MANIFEST, when given, is kept beside it (its layers' blobs must have
+  /// been put_blob()'d).
   StoredImage add(const std::string& sqfs_tmp, std::string_view config_json,
-                  const std::vector<Reference>& names);
+                  const std::vector<Reference>& names, std::string_view manifest = {});
+
+  /// Publishes the image ID if it is stored already (points `names` at it);
+  /// false when it is not.
+  bool add_existing(const std::string& id, const std::vector<Reference>& names);
+
+  /// Where the blob DIGEST is kept (no I/O).
+  std::string blob_path(const std::string& digest) const;
+  /// Moves the verified blob file TMP (from temp_path()) into place.
+  void put_blob(const std::string& tmp, const std::string& digest);
 
   /// Points DST at the image SRC names.
   void tag(const Reference& src, const Reference& dst);
 
-  /// Removes NAME; the image file goes when no name points at it any more.
+  /// Removes NAME; the image file goes when no name points at it any more,
+  /// and with it the blobs no other image's manifest lists.
   /// Returns the id of the image deleted, if one was.
   std::optional<std::string> remove(const Reference& name);
 
@@ -66,6 +81,7 @@ class Store {
   std::map<std::string, std::string> read_index() const;
   void write_index(const std::map<std::string, std::string>& index);
   void prepare();
+  void collect_blobs();
 
   std::string root_;
 };

@@ -1,0 +1,329 @@
+// `ferry pull` (pull.hpp): manifest → config → layers, overlapped.
+//
+//   resolve_image() follows a tag or digest (and an index, to this
+//   platform's manifest) to the config and layer list; documents are
+//   checked against their digests as they arrive.
+//   Downloads: JOBS workers take the missing blobs newest layer first (the
+//   order the conversion wants them), each streaming into a temporary file
+//   of the store while hashing; a dropped connection resumes with Range.
+//   A verified blob is renamed into ROOT/blobs/sha256/.
+//   Conversion: convert_layers() reads every layer through its own
+//   descriptor of that file, waiting (LayerSource::wait) for bytes still
+//   on their way, so decompression and SquashFS compression run while the
+//   rest downloads.
+//   Nothing is published until each blob's digest and each layer's diff_id
+//   checked out; on any error the temporary files go and the store is as it was.
+#include "ferry/registry/pull.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <fmt/format.h>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "ferry/core/error.hpp"
+#include "ferry/core/fd.hpp"
+#include "ferry/core/log.hpp"
+#include "ferry/core/sha256.hpp"
+#include "progress.hpp"
+
+namespace ferry::registry {
+namespace {
+
+using image::BlobDescriptor;
+
+// One blob on its way into the store (or there already).
+struct Blob {
+  BlobDescriptor desc;
+  std::string path;  // the file to read: the temporary one while downloading
+  bool cached = false;
+  Fd out;            // write end, while downloading
+  Sha256 hash;
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t have = 0;  // bytes written to `path`
+  bool done = false;
+  std::exception_ptr error;
+
+  void finish(std::exception_ptr e) {
+    std::lock_guard lock(mu);
+    done = true;
+    error = std::move(e);
+    cv.notify_all();
+  }
+  // LayerSource::wait: true once more than CONSUMED bytes are there, or
+  // all of them; false when the download failed.
+  bool wait(uint64_t consumed) {
+    std::unique_lock lock(mu);
+    // The reader sniffs compression from its first read: give it a header's worth.
+    uint64_t want = consumed == 0 ? std::min<uint64_t>(512, desc.size.value_or(512)) : consumed + 1;
+    cv.wait(lock, [&] { return error || done || have >= want; });
+    return !error;
+  }
+};
+
+void write_all(int fd, const char* p, size_t n, const std::string& what) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) throw Error(errno, "write", what);
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+class Downloader {
+ public:
+  Downloader(Client& client, image::Store& store, Progress& progress, std::atomic<bool>& cancel)
+      : client_(client), store_(store), progress_(progress), cancel_(cancel) {}
+
+  // Fetches BLOB into its temporary file, verified, then into the store.
+  void fetch(HttpSession& s, Blob& b) {
+    std::string what = "layer " + b.desc.digest;
+    uint64_t skip = 0;  // bytes of a 200 answer to a Range request we have already
+    auto make = [&] {
+      HttpRequest r;
+      r.url = "blobs/" + b.desc.digest;
+      uint64_t have;
+      {
+        std::lock_guard lock(b.mu);
+        have = b.have;
+      }
+      if (have > 0) r.headers.push_back(fmt::format("Range: bytes={}-", have));
+      bool first = true;
+      r.on_body = [&b, &skip, this, have, first, what](long status, const char* p, size_t n) mutable {
+        if (cancel_) throw Error(what + ": cancelled");
+        if (first) {
+          first = false;
+          skip = status == 206 ? 0 : have;  // no Range support: the whole blob again
+          if (have > 0) log::debug(fmt::format("{}: resuming at byte {} ({})", what, have, status));
+        }
+        size_t drop = static_cast<size_t>(std::min<uint64_t>(skip, n));
+        skip -= drop;
+        p += drop;
+        n -= drop;
+        if (n == 0) return;
+        if (b.desc.size && b.have + n > *b.desc.size)
+          throw Error(fmt::format("{}: larger than the {} bytes its manifest says", what, *b.desc.size));
+        write_all(b.out.get(), p, n, what);
+        b.hash.update(p, n);
+        {
+          std::lock_guard lock(b.mu);
+          b.have += n;
+        }
+        b.cv.notify_all();
+        progress_.add(b.desc.digest, n);
+      };
+      return r;
+    };
+    client_.send_ok(s, make, what);
+    if (b.desc.size && b.have != *b.desc.size)
+      throw Error(fmt::format("{}: size mismatch (manifest says {}, got {})", what, *b.desc.size, b.have));
+    if (std::string got = b.hash.digest(); got != b.desc.digest)
+      throw Error(fmt::format("{}: digest mismatch (got {})", what, got));
+    if (::fsync(b.out.get()) != 0) throw_errno("fsync", b.path);
+    b.out.reset();
+    store_.put_blob(b.path, b.desc.digest);  // open readers keep reading the same file
+    progress_.done(b.desc.digest);
+  }
+
+  // Runs JOBS workers over QUEUE (newest layer first); returns at once.
+  void start(std::vector<Blob*> queue, int jobs) {
+    queue_ = std::move(queue);
+    int n = std::max(1, std::min<int>(jobs, static_cast<int>(queue_.size())));
+    for (int i = 0; i < n; ++i) workers_.emplace_back([this] { work(); });
+  }
+
+  void join() {
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+  }
+
+ private:
+  void work() {
+    std::unique_ptr<HttpSession> s;
+    for (;;) {
+      size_t i = next_++;
+      if (i >= queue_.size()) return;
+      Blob& b = *queue_[i];
+      try {
+        if (!s) s = client_.session();
+        fetch(*s, b);
+        b.finish(nullptr);
+      } catch (...) {
+        cancel_ = true;  // one failed blob fails the pull: stop the others
+        b.finish(std::current_exception());
+      }
+    }
+  }
+
+  Client& client_;
+  image::Store& store_;
+  Progress& progress_;
+  std::atomic<bool>& cancel_;
+  std::vector<Blob*> queue_;
+  std::atomic<size_t> next_{0};
+  std::vector<std::thread> workers_;
+};
+
+// Throws the first real download error (not a "cancelled" that followed it).
+void rethrow_download_error(const std::vector<Blob*>& blobs) {
+  std::exception_ptr first;
+  for (Blob* b : blobs) {
+    if (!b->error) continue;
+    try {
+      std::rethrow_exception(b->error);
+    } catch (const Error& e) {
+      if (std::string_view(e.what()).ends_with(": cancelled")) {
+        if (!first) first = b->error;
+        continue;
+      }
+      throw;
+    }
+  }
+  if (first) std::rethrow_exception(first);
+}
+
+// The document fetcher for resolve_image(): manifests by tag or digest,
+// configs as blobs; each checked against its digest and size.
+image::FetchDocument fetcher(Client& client, HttpSession& s, const image::Reference& ref) {
+  return [&client, &s, ref](const BlobDescriptor& d, bool manifest, const std::string& what) {
+    image::Document doc;
+    if (manifest) {
+      std::string want = d.digest.empty() ? ref.digest.value_or(ref.tag.value_or("latest")) : d.digest;
+      HttpResponse r = client.get_manifest(s, want);
+      doc.body = std::move(r.body);
+      doc.media_type = r.header("content-type");
+      doc.media_type = doc.media_type.substr(0, doc.media_type.find(';'));
+      doc.digest = want.starts_with("sha256:") ? want : sha256_digest(doc.body);
+    } else {
+      auto make = [&] {
+        HttpRequest r;
+        r.url = "blobs/" + d.digest;
+        return r;
+      };
+      HttpResponse r = client.send_ok(s, make, what);
+      doc.body = std::move(r.body);
+      doc.digest = sha256_digest(doc.body);
+      if (doc.digest != d.digest) throw Error(fmt::format("{}: digest mismatch (got {})", what, doc.digest));
+    }
+    if (d.size && doc.body.size() != *d.size)
+      throw Error(fmt::format("{}: size mismatch (manifest says {}, got {})", what, *d.size, doc.body.size()));
+    return doc;
+  };
+}
+
+// Removes temporary files unless released.
+struct TempFiles {
+  std::vector<std::string> paths;
+  TempFiles() = default;
+  TempFiles(const TempFiles&) = delete;
+  TempFiles& operator=(const TempFiles&) = delete;
+  ~TempFiles() {
+    for (const auto& p : paths) ::unlink(p.c_str());
+  }
+  const std::string& add(std::string p) { return paths.emplace_back(std::move(p)); }
+};
+
+}  // namespace
+
+PullResult pull_image(const image::Reference& ref, image::Store& store, const PullOptions& options) {
+  Client client(ref, options.client);
+  auto session = client.session();
+  image::ManifestImage img = image::resolve_image({}, options.platform, fetcher(client, *session, ref));
+  PullResult result;
+  result.manifest_digest = img.manifest_digest;
+  std::string id = sha256_digest(img.config);
+  if (store.add_existing(id, {ref})) {
+    result.already = true;
+    result.image = store.entry(id);
+    return result;
+  }
+
+  // Layers: the config must list one diff_id per layer.
+  std::vector<image::SourceLayer> layers;
+  for (const auto& d : img.layers) layers.push_back({"layer " + d.digest, {}, d.digest, d.size, {}});
+  image::attach_diff_ids(img.config, layers);
+
+  // One Blob per distinct digest; cached ones are complete already.
+  std::map<std::string, std::unique_ptr<Blob>> blobs;
+  std::vector<Blob*> missing, all;
+  TempFiles temps;  // partial blobs, then the SquashFS file
+  for (size_t i = img.layers.size(); i-- > 0;) {  // newest first
+    const BlobDescriptor& d = img.layers[i];
+    auto& slot = blobs[d.digest];
+    if (slot) continue;
+    slot = std::make_unique<Blob>();
+    Blob& b = *slot;
+    b.desc = d;
+    all.push_back(&b);
+    std::string kept = store.blob_path(d.digest);
+    struct stat st {};
+    if (::stat(kept.c_str(), &st) == 0 && (!d.size || static_cast<uint64_t>(st.st_size) == *d.size)) {
+      b.path = kept;
+      b.cached = true;
+      b.done = true;
+      b.have = static_cast<uint64_t>(st.st_size);
+      continue;
+    }
+    b.path = temps.add(store.temp_path());
+    b.out = Fd(::open(b.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!b.out) throw_errno("create", b.path);
+    missing.push_back(&b);
+  }
+
+  // Every layer reads through its own descriptor, opened before any
+  // download can rename its file.
+  std::vector<Fd> readers;
+  std::vector<image::LayerSource> sources;
+  std::vector<Sha256> diff(layers.size());
+  for (size_t i = img.layers.size(); i-- > 0;) {
+    Blob* b = blobs[img.layers[i].digest].get();
+    readers.emplace_back(::open(b->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!readers.back()) throw_errno("open", b->path);
+    image::LayerSource src;
+    src.label = layers[i].label;
+    src.fd = readers.back().get();
+    if (!b->cached) src.wait = [b](uint64_t consumed) { return b->wait(consumed); };
+    src.on_uncompressed = [h = &diff[i]](const void* p, size_t n) { h->update(p, n); };
+    sources.push_back(std::move(src));
+  }
+
+  Progress progress(options.progress == PullOptions::Progress::kQuiet, "downloaded");
+  for (Blob* b : missing) progress.blob(b->desc.digest, b->desc.size.value_or(0));
+  std::atomic<bool> cancel{false};
+  Downloader downloader(client, store, progress, cancel);
+  downloader.start(missing, options.client.config.pull_jobs_or_default());
+
+  std::string out = temps.add(store.temp_path());
+  try {
+    result.stats = image::convert_layers(sources, out, options.convert);
+  } catch (...) {
+    cancel = true;
+    for (Blob* b : missing) b->cv.notify_all();
+    downloader.join();
+    progress.stop();
+    rethrow_download_error(all);  // the cause: a dropped or corrupt blob
+    throw;
+  }
+  downloader.join();
+  progress.stop();
+  rethrow_download_error(all);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    std::string got = diff[i].digest();
+    if (got != layers[i].diff_id)
+      throw Error(fmt::format("{}: diff_id mismatch (config says {}, got {})", layers[i].label, layers[i].diff_id, got));
+  }
+  for (Blob* b : missing) result.downloaded += b->have;
+  result.image = store.add(out, img.config, {ref}, img.manifest);
+  temps.paths.clear();  // all renamed into the store by now
+  return result;
+}
+
+}  // namespace ferry::registry
