@@ -36,6 +36,7 @@ Handler setup_inspect(CLI::App& sub);
 Handler setup_tag(CLI::App& sub);
 Handler setup_rmi(CLI::App& sub);
 Handler setup_pull(CLI::App& sub);
+Handler setup_push(CLI::App& sub);
 Handler setup_login(CLI::App& sub);
 Handler setup_logout(CLI::App& sub);
 

@@ -18,6 +18,7 @@ const std::vector<Command>& commands() {
       {"exec", "Run COMMAND in a container, ignoring the image's entrypoint", setup_exec},
       {"shell", "Open an interactive shell in a container", setup_shell},
       {"pull", "Pull an image from a registry into your store", setup_pull},
+      {"push", "Push a stored image to a registry", setup_push},
       {"import", "Convert an image on disk into your store", setup_import},
       {"images", "List the images in your store", setup_images},
       {"inspect", "Show a stored image as JSON", setup_inspect},

@@ -18,6 +18,7 @@
 #include <functional>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <thread>
 
 #include "ferry/core/error.hpp"
@@ -57,20 +58,91 @@ class TempFile {
   std::string path_;
 };
 
+// A layer blob copied into the store as it streams past (store.hpp keeps
+// blobs so that `ferry push` can send the image as it came).
+class KeptBlob {
+ public:
+  explicit KeptBlob(Store& store) : tmp_(store.temp_path()) {
+    fd_ = Fd(::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd_) throw_errno("create", tmp_);
+  }
+  ~KeptBlob() {
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  }
+  KeptBlob(const KeptBlob&) = delete;
+  KeptBlob& operator=(const KeptBlob&) = delete;
+
+  void write(const void* data, size_t n) {
+    hash_.update(data, n);
+    auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n && magic_n_ < sizeof magic_; ++i) magic_[magic_n_++] = p[i];
+    size_ += n;
+    for (size_t done = 0; done < n;) {
+      ssize_t w = ::write(fd_.get(), p + done, n - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw Error(errno, "write", tmp_);
+      done += static_cast<size_t>(w);
+    }
+  }
+  uint64_t size() const { return size_; }
+  // Once the stream is complete: "sha256:…".
+  const std::string& digest() {
+    if (digest_.empty()) digest_ = hash_.digest();
+    return digest_;
+  }
+  std::string media_type() const {
+    static const unsigned char gz[] = {0x1f, 0x8b}, zst[] = {0x28, 0xb5, 0x2f, 0xfd};
+    if (magic_n_ >= 2 && std::equal(gz, gz + 2, magic_)) return "application/vnd.oci.image.layer.v1.tar+gzip";
+    if (magic_n_ >= 4 && std::equal(zst, zst + 4, magic_)) return "application/vnd.oci.image.layer.v1.tar+zstd";
+    return "application/vnd.oci.image.layer.v1.tar";
+  }
+  // Moves the blob into the store (unless it is there already).
+  void keep(Store& store) {
+    if (::fsync(fd_.get()) != 0) throw_errno("fsync", tmp_);
+    if (::access(store.blob_path(digest()).c_str(), F_OK) == 0) return;
+    store.put_blob(tmp_, digest());
+    tmp_.clear();
+  }
+
+ private:
+  std::string tmp_;
+  Fd fd_;
+  Sha256 hash_;
+  std::string digest_;
+  uint64_t size_ = 0;
+  unsigned char magic_[4] = {};
+  size_t magic_n_ = 0;
+};
+
+// An OCI manifest for CONFIG and the kept layer blobs (oldest first).
+std::string make_manifest(std::string_view config, std::vector<std::unique_ptr<KeptBlob>>& layers) {
+  nlohmann::json m = {{"schemaVersion", 2},
+                      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                      {"config",
+                       {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                        {"digest", sha256_digest(config)},
+                        {"size", config.size()}}},
+                      {"layers", nlohmann::json::array()}};
+  for (auto& l : layers)
+    m["layers"].push_back({{"mediaType", l->media_type()}, {"digest", l->digest()}, {"size", l->size()}});
+  return m.dump();
+}
+
 // What streamed past one layer's hooks.
 struct Seen {
-  Sha256 blob, diff;
-  uint64_t bytes = 0;
+  Sha256 diff;
+  std::unique_ptr<KeptBlob> blob;
 };
 
 // Compares what the layers' hooks saw with what the manifest and config say.
 void verify(const std::vector<SourceLayer>& layers, std::vector<Seen>& seen) {
   for (size_t i = 0; i < layers.size(); ++i) {
     const SourceLayer& l = layers[i];
-    std::string blob = seen[i].blob.digest(), diff = seen[i].diff.digest();
+    std::string blob = seen[i].blob->digest(), diff = seen[i].diff.digest();
     if (l.digest && blob != *l.digest) throw Error(fmt::format("{}: digest mismatch (got {})", l.label, blob));
-    if (l.size && seen[i].bytes != *l.size)
-      throw Error(fmt::format("{}: size mismatch (manifest says {}, blob has {})", l.label, *l.size, seen[i].bytes));
+    if (l.size && seen[i].blob->size() != *l.size)
+      throw Error(fmt::format("{}: size mismatch (manifest says {}, blob has {})", l.label, *l.size,
+                              seen[i].blob->size()));
     if (diff != l.diff_id)
       throw Error(fmt::format("{}: diff_id mismatch (config says {}, got {})", l.label, l.diff_id, diff));
   }
@@ -110,6 +182,7 @@ std::vector<Reference> names_for(const std::vector<Reference>& given, const Sour
 ImportResult import_layers(const SourceImage& img, const std::vector<Reference>& names, Store& store,
                            const ConvertOptions& options) {
   std::vector<Seen> seen(img.layers.size());
+  for (auto& s : seen) s.blob = std::make_unique<KeptBlob>(store);
   std::vector<LayerSource> newest_first;
   for (size_t i = img.layers.size(); i-- > 0;) {
     const SourceLayer& l = img.layers[i];
@@ -119,7 +192,7 @@ ImportResult import_layers(const SourceImage& img, const std::vector<Reference>&
     s.offset = l.blob.offset;
     s.length = l.blob.length;
     Seen* mine = &seen[i];
-    s.on_compressed = [mine](const void* d, size_t n) { mine->blob.update(d, n), mine->bytes += n; };
+    s.on_compressed = [mine](const void* d, size_t n) { mine->blob->write(d, n); };
     s.on_uncompressed = [mine](const void* d, size_t n) { mine->diff.update(d, n); };
     newest_first.push_back(std::move(s));
   }
@@ -132,7 +205,13 @@ ImportResult import_layers(const SourceImage& img, const std::vector<Reference>&
     throw;
   }
   verify(img.layers, seen);
-  r.image = store.add(out.path(), img.config, names);
+  std::vector<std::unique_ptr<KeptBlob>> kept;
+  for (auto& s : seen) {
+    s.blob->keep(store);
+    kept.push_back(std::move(s.blob));
+  }
+  std::string manifest = img.manifest.empty() ? make_manifest(img.config, kept) : img.manifest;
+  r.image = store.add(out.path(), img.config, names, manifest);
   out.release();  // moved into the store (or dropped there as a duplicate)
   return r;
 }
@@ -143,13 +222,18 @@ ImportResult import_layers(const SourceImage& img, const std::vector<Reference>&
 ImportResult import_rootfs(const LayerSource& base, const std::vector<Reference>& names, Store& store,
                            const ConvertOptions& options, const std::function<void()>& done = {}) {
   Sha256 diff_id;
+  std::vector<std::unique_ptr<KeptBlob>> kept;
+  KeptBlob* blob = kept.emplace_back(std::make_unique<KeptBlob>(store)).get();
   LayerSource layer = base;
   layer.on_uncompressed = [&diff_id](const void* data, size_t size) { diff_id.update(data, size); };
+  layer.on_compressed = [blob](const void* data, size_t size) { blob->write(data, size); };
   TempFile out(store.temp_path());
   ImportResult r;
   r.stats = convert_layers({layer}, out.path(), options);
   if (done) done();
-  r.image = store.add(out.path(), rootfs_config(diff_id.digest()), names);
+  std::string config = rootfs_config(diff_id.digest());
+  blob->keep(store);
+  r.image = store.add(out.path(), config, names, make_manifest(config, kept));
   out.release();
   return r;
 }

@@ -215,6 +215,7 @@ SourceImage read_oci_layout(const SourceFiles& files, const std::string& tag, co
   ManifestImage r = resolve_image(blob_descriptor(by_platform(chosen, platform, "index.json")), platform, read);
   SourceImage img;
   img.config = std::move(r.config);
+  img.manifest = std::move(r.manifest);
   for (const auto& d : r.layers) img.layers.push_back(layer_of(files, d));
   attach_diff_ids(img.config, img.layers);
   return img;

@@ -36,12 +36,17 @@ void Progress::add(const std::string& digest, uint64_t n) {
   if (Item* i = find(digest)) i->have += n;
 }
 
-void Progress::done(const std::string& digest) {
+void Progress::done(const std::string& digest, const char* how) {
   std::lock_guard lock(mu_);
   Item* i = find(digest);
   if (i == nullptr) return;
   i->done = true;
-  if (!quiet_ && !tty_) std::fprintf(stderr, "%s: %s (%s)\n", short_digest(digest).c_str(), verb_.c_str(), mb(i->have).c_str());
+  if (how) i->have = i->size;
+  if (quiet_ || tty_) return;
+  if (how)
+    std::fprintf(stderr, "%s: %s\n", short_digest(digest).c_str(), how);
+  else
+    std::fprintf(stderr, "%s: %s (%s)\n", short_digest(digest).c_str(), verb_.c_str(), mb(i->have).c_str());
 }
 
 // Under mu_. Moves the cursor back over the lines drawn last time.

@@ -25,8 +25,8 @@ class Progress {
   void blob(const std::string& digest, uint64_t size);
   /// N more bytes of DIGEST arrived (or left).
   void add(const std::string& digest, uint64_t n);
-  /// DIGEST is complete.
-  void done(const std::string& digest);
+  /// DIGEST is complete; HOW says how, when not by VERB ("already there").
+  void done(const std::string& digest, const char* how = nullptr);
   /// Draws the last state and stops redrawing (idempotent).
   void stop();
 

@@ -61,6 +61,7 @@ struct SourceImage {
   std::string config;               ///< the config blob, byte for byte
   std::vector<SourceLayer> layers;  ///< oldest first, as manifests list them
   std::vector<std::string> names;   ///< names the source gives (RepoTags)
+  std::string manifest;             ///< the image manifest, byte for byte (OCI layouts); else empty
 };
 
 /// A platform as OCI image indexes name it (image-spec image-index.md).
