@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fmt/format.h>
 
@@ -40,6 +42,98 @@ const toml::table* sub_table(const toml::table& root, const char* key, const std
   return n->as_table();
 }
 
+int int_in_range(const toml::node& n, const std::string& name, const char* key, int lo, int hi) {
+  auto v = n.value<int64_t>();
+  if (!n.is_integer() || !v || *v < lo || *v > hi)
+    throw Error(fmt::format("{}: {} must be an integer from {} to {}", where(name, n.source()), key, lo, hi));
+  return static_cast<int>(*v);
+}
+
+// host[:port] as a registry domain is spelt: a DNS name or IPv4 address (or
+// a bracketed IPv6 address), then an optional port. No scheme, no path.
+bool is_host_port(std::string_view s) {
+  auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string_view host = s;
+  if (auto colon = s.rfind(':');
+      colon != std::string_view::npos && s.find(']', colon) == std::string_view::npos) {
+    std::string_view port = s.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit)) return false;
+    host = s.substr(0, colon);
+  }
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    return std::all_of(host.begin() + 1, host.end() - 1, [](char c) {
+      return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+    });
+  return !host.empty() && host.front() != '.' && host.front() != '-' &&
+         std::all_of(host.begin(), host.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+         });
+}
+
+void parse_store(const toml::table& store, const std::string& name, Config& into) {
+  check_keys(store, name, "store", {"site"});
+  if (const toml::node* site = store.get("site")) {
+    auto v = site->value<std::string>();
+    if (!v || v->empty() || (*v)[0] != '/')
+      throw Error(fmt::format("{}: store.site must be an absolute path", where(name, site->source())));
+    into.site_store = *v;
+  }
+}
+
+void parse_pull(const toml::table& pull, const std::string& name, Config& into) {
+  check_keys(pull, name, "pull", {"jobs", "retries", "timeout"});
+  if (const toml::node* n = pull.get("jobs")) into.pull_jobs = int_in_range(*n, name, "pull.jobs", 1, 64);
+  if (const toml::node* n = pull.get("retries"))
+    into.pull_retries = int_in_range(*n, name, "pull.retries", 0, 20);
+  if (const toml::node* n = pull.get("timeout"))
+    into.pull_timeout = int_in_range(*n, name, "pull.timeout", 1, 3600);
+}
+
+// One [registries."DOMAIN"] table; its keys override the earlier file's.
+void parse_registry(const toml::table& t, const std::string& domain, const std::string& name,
+                    RegistryConfig& into) {
+  std::string table = fmt::format("registries.\"{}\"", domain);
+  check_keys(t, name, table, {"mirrors", "insecure", "ca-file"});
+  if (const toml::node* n = t.get("mirrors")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr)
+      throw Error(fmt::format("{}: {}.mirrors must be an array of host[:port] strings",
+                              where(name, n->source()), table));
+    std::vector<std::string> mirrors;
+    for (const toml::node& m : *arr) {
+      auto v = m.value<std::string>();
+      if (!m.is_string() || !v || !is_host_port(*v))
+        throw Error(fmt::format("{}: {}.mirrors must be host[:port] strings, without scheme or '/'",
+                                where(name, m.source()), table));
+      mirrors.push_back(*v);
+    }
+    into.mirrors = std::move(mirrors);
+  }
+  if (const toml::node* n = t.get("insecure")) {
+    if (!n->is_boolean())
+      throw Error(fmt::format("{}: {}.insecure must be true or false", where(name, n->source()), table));
+    into.insecure = n->value<bool>();
+  }
+  if (const toml::node* n = t.get("ca-file")) {
+    auto v = n->value<std::string>();
+    if (!n->is_string() || !v || v->empty() || (*v)[0] != '/')
+      throw Error(fmt::format("{}: {}.ca-file must be an absolute path", where(name, n->source()), table));
+    into.ca_file = *v;
+  }
+}
+
+void parse_registries(const toml::table& regs, const std::string& name, Config& into) {
+  for (const auto& [key, node] : regs) {
+    std::string domain(key.str());
+    if (!is_host_port(domain))
+      throw Error(fmt::format("{}: registry '{}' must be host[:port], without scheme or '/'",
+                              where(name, key.source()), domain));
+    if (!node.is_table())
+      throw Error(fmt::format("{}: 'registries.\"{}\"' must be a table", where(name, node.source()), domain));
+    parse_registry(*node.as_table(), domain, name, into.registries[domain]);
+  }
+}
+
 std::string user_config_path() {
   if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x == '/') return std::string(x) + "/ferry/ferry.toml";
   if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.config/ferry/ferry.toml";
@@ -55,25 +149,15 @@ void parse_config_text(std::string_view text, const std::string& name, Config& i
     throw Error(fmt::format("{}: {}", where(name, err.source()), err.description()));
   }
   const toml::table& root = parsed.table();
-  check_keys(root, name, "", {"store", "import"});
-  if (const toml::table* store = sub_table(root, "store", name)) {
-    check_keys(*store, name, "store", {"site"});
-    if (const toml::node* site = store->get("site")) {
-      auto v = site->value<std::string>();
-      if (!v || v->empty() || (*v)[0] != '/')
-        throw Error(fmt::format("{}: store.site must be an absolute path", where(name, site->source())));
-      into.site_store = *v;
-    }
-  }
+  check_keys(root, name, "", {"store", "import", "pull", "registries"});
+  if (const toml::table* store = sub_table(root, "store", name)) parse_store(*store, name, into);
   if (const toml::table* imp = sub_table(root, "import", name)) {
     check_keys(*imp, name, "import", {"zstd-level"});
-    if (const toml::node* level = imp->get("zstd-level")) {
-      auto v = level->value<int64_t>();
-      if (!level->is_integer() || !v || *v < 1 || *v > 22)
-        throw Error(fmt::format("{}: import.zstd-level must be an integer from 1 to 22", where(name, level->source())));
-      into.zstd_level = static_cast<int>(*v);
-    }
+    if (const toml::node* level = imp->get("zstd-level"))
+      into.zstd_level = int_in_range(*level, name, "import.zstd-level", 1, 22);
   }
+  if (const toml::table* pull = sub_table(root, "pull", name)) parse_pull(*pull, name, into);
+  if (const toml::table* regs = sub_table(root, "registries", name)) parse_registries(*regs, name, into);
 }
 
 Config load_config() {

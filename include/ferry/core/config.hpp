@@ -8,18 +8,52 @@
 ///   user: $XDG_CONFIG_HOME/ferry/ferry.toml, else ~/.config/ferry/ferry.toml
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ferry {
+
+/// [registries."DOMAIN"]: how to reach one registry (or one mirror). DOMAIN is
+/// spelt as image::Reference::domain spells it ("docker.io", "host:5000").
+struct RegistryConfig {
+  /// mirrors: host[:port] tried first, in order; the origin is the fallback.
+  /// A file that sets it replaces the earlier list ([] clears it).
+  std::vector<std::string> mirrors;
+  /// insecure: plain http and unverified TLS allowed for this registry only.
+  std::optional<bool> insecure;
+  /// ca-file: extra CA certificates (PEM), an absolute path.
+  std::optional<std::string> ca_file;
+
+  bool insecure_or_default() const { return insecure.value_or(false); }
+};
 
 struct Config {
   /// [store] site: a read-only store an administrator fills.
   std::optional<std::string> site_store;
   /// [import] zstd-level: compression level of new SquashFS files.
   std::optional<int> zstd_level;
+  /// [pull] jobs: layers downloaded in parallel (1-64).
+  std::optional<int> pull_jobs;
+  /// [pull] retries: attempts after the first on connection errors, 5xx, 429 (0-20).
+  std::optional<int> pull_retries;
+  /// [pull] timeout: seconds a transfer may receive nothing, and the connect timeout (1-3600).
+  std::optional<int> pull_timeout;
+  /// [registries."DOMAIN"]: a later file's entry merges over an earlier one's.
+  std::map<std::string, RegistryConfig> registries;
 
   int zstd_level_or_default() const { return zstd_level.value_or(3); }
+  int pull_jobs_or_default() const { return pull_jobs.value_or(4); }
+  int pull_retries_or_default() const { return pull_retries.value_or(5); }
+  int pull_timeout_or_default() const { return pull_timeout.value_or(30); }
+
+  /// The settings for DOMAIN (exact match), or nullptr when none are configured.
+  const RegistryConfig* registry(const std::string& domain) const {
+    auto it = registries.find(domain);
+    return it == registries.end() ? nullptr : &it->second;
+  }
 };
 
 /// Reads the site and user files that exist (none is fine).
