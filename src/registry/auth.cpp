@@ -127,7 +127,11 @@ std::string registry_error_text(std::string_view body) {
   auto errs = j.find("errors");
   if (errs == j.end() || !errs->is_array() || errs->empty() || !(*errs)[0].is_object()) return "";
   const auto& e = (*errs)[0];
-  std::string code = e.value("code", ""), message = e.value("message", "");
+  auto text = [&e](const char* key) {
+    auto it = e.find(key);
+    return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string code = text("code"), message = text("message");
   if (code.empty()) return message;
   return message.empty() ? code : code + ": " + message;
 }

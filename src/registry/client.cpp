@@ -87,7 +87,7 @@ struct Client::State {
     const RegistryConfig* rc = opt.config.registry(domain);
     ep.insecure = (rc && rc->insecure.value_or(false)) || (opt.tls_verify && !*opt.tls_verify);
     if (rc && rc->ca_file) ep.ca_file = *rc->ca_file;
-    ep.creds = find_credentials(domain, origin_registry ? opt.creds : std::nullopt);
+    ep.creds = find_credentials(domain, origin_registry ? opt.creds : std::nullopt, origin_registry);
     return ep;
   }
 

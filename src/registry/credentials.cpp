@@ -1,4 +1,5 @@
 #include "ferry/registry/credentials.hpp"
+#include "ferry/registry/http.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -23,19 +24,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-// RFC 4648 base64 with padding, as Docker writes "auth" (Go's StdEncoding).
-std::string base64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < in.size(); i += 3) {
-    size_t n = std::min<size_t>(3, in.size() - i);
-    uint32_t v = 0;
-    for (size_t k = 0; k < 3; ++k) v = (v << 8) | (k < n ? static_cast<unsigned char>(in[i + k]) : 0u);
-    for (size_t k = 0; k < 4; ++k) out.push_back(k <= n ? kAlphabet[(v >> (18 - 6 * k)) & 63] : '=');
-  }
-  return out;
-}
 
 // Padded or unpadded base64; nullopt on any other character or length.
 std::optional<std::string> base64_decode(std::string_view in) {
@@ -213,9 +201,10 @@ Credentials parse_creds(std::string_view user_colon_pass) {
 }
 
 std::optional<Credentials> find_credentials(const std::string& registry,
-                                            const std::optional<Credentials>& explicit_creds) {
+                                            const std::optional<Credentials>& explicit_creds, bool environment) {
   if (explicit_creds) return explicit_creds;
-  if (auto c = from_environment()) return c;
+  if (environment)
+    if (auto c = from_environment()) return c;
   for (const std::string& path : {auth_file(), docker_config_file()}) {
     if (path.empty()) continue;
     if (auto c = from_file(path, registry)) return c;

@@ -38,8 +38,11 @@ Credentials parse_creds(std::string_view user_colon_pass);
 ///   4. Docker's $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
 /// nullopt means anonymous. A file that is missing is skipped; one that is
 /// malformed is an Error naming it. Files after the first match are not read.
+/// ENVIRONMENT false skips step 2 (for mirrors: the pair is meant for the
+/// registry named, and is never sent to another host).
 std::optional<Credentials> find_credentials(const std::string& registry,
-                                            const std::optional<Credentials>& explicit_creds = {});
+                                            const std::optional<Credentials>& explicit_creds = {},
+                                            bool environment = true);
 
 /// Stores C for REGISTRY in auth_file() under the bare domain, replacing any
 /// entry for it and keeping all others: written atomically, mode 0600, its
