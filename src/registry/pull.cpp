@@ -6,7 +6,8 @@
 //   Downloads: JOBS workers take the missing blobs newest layer first (the
 //   order the conversion wants them), each streaming into a temporary file
 //   of the store while hashing; a dropped connection resumes with Range.
-//   A verified blob is renamed into ROOT/blobs/sha256/.
+//   Verified blobs are renamed into ROOT/blobs/sha256/ at the end, with
+//   the image.
 //   Conversion: convert_layers() reads every layer through its own
 //   descriptor of that file, waiting (LayerSource::wait) for bytes still
 //   on their way, so decompression and SquashFS compression run while the
@@ -128,8 +129,7 @@ class Downloader {
     if (std::string got = b.hash.digest(); got != b.desc.digest)
       throw Error(fmt::format("{}: digest mismatch (got {})", what, got));
     if (::fsync(b.out.get()) != 0) throw_errno("fsync", b.path);
-    b.out.reset();
-    store_.put_blob(b.path, b.desc.digest);  // open readers keep reading the same file
+    b.out.reset();  // put into the store by pull_image() once everything checked out
     progress_.done(b.desc.digest);
   }
 
@@ -172,30 +172,48 @@ class Downloader {
   std::vector<std::thread> workers_;
 };
 
-// Throws the first real download error (not a "cancelled" that followed it).
+// Throws the first real download error. A "cancelled" is never one: it
+// followed another blob's error, or the conversion's own (which the caller
+// throws then).
 void rethrow_download_error(const std::vector<Blob*>& blobs) {
-  std::exception_ptr first;
   for (Blob* b : blobs) {
     if (!b->error) continue;
     try {
       std::rethrow_exception(b->error);
     } catch (const Error& e) {
-      if (std::string_view(e.what()).ends_with(": cancelled")) {
-        if (!first) first = b->error;
-        continue;
-      }
+      if (std::string_view(e.what()).ends_with(": cancelled")) continue;
       throw;
     }
   }
-  if (first) std::rethrow_exception(first);
+}
+
+// The config of an image the store holds already (its SquashFS file and
+// config there, the config matching DIGEST), or nullopt: pulling an image
+// again then fetches its manifest and nothing else.
+std::optional<std::string> stored_config(const image::Store& store, const std::string& digest) {
+  image::StoredImage e = store.entry(digest);
+  if (::access(e.sqfs.c_str(), F_OK) != 0 || ::access(e.config.c_str(), R_OK) != 0) return std::nullopt;
+  try {
+    std::string body = read_file(e.config);
+    if (sha256_digest(body) == digest) return body;
+  } catch (const Error&) {
+  }
+  return std::nullopt;
 }
 
 // The document fetcher for resolve_image(): manifests by tag or digest,
-// configs as blobs; each checked against its digest and size.
-image::FetchDocument fetcher(Client& client, HttpSession& s, const image::Reference& ref) {
-  return [&client, &s, ref](const BlobDescriptor& d, bool manifest, const std::string& what) {
+// configs from the store when it has them, else as blobs; each checked
+// against its digest and size.
+image::FetchDocument fetcher(Client& client, HttpSession& s, const image::Store& store, const image::Reference& ref) {
+  return [&client, &s, &store, ref](const BlobDescriptor& d, bool manifest, const std::string& what) {
     image::Document doc;
-    if (manifest) {
+    std::optional<std::string> kept;
+    if (!manifest && d.digest.starts_with("sha256:")) kept = stored_config(store, d.digest);
+    if (kept) {
+      log::debug(fmt::format("{}: in the store already", what));
+      doc.body = std::move(*kept);
+      doc.digest = d.digest;
+    } else if (manifest) {
       std::string want = d.digest.empty() ? ref.digest.value_or(ref.tag.value_or("latest")) : d.digest;
       HttpResponse r = client.get_manifest(s, want);
       doc.body = std::move(r.body);
@@ -236,7 +254,7 @@ struct TempFiles {
 PullResult pull_image(const image::Reference& ref, image::Store& store, const PullOptions& options) {
   Client client(ref, options.client);
   auto session = client.session();
-  image::ManifestImage img = image::resolve_image({}, options.platform, fetcher(client, *session, ref));
+  image::ManifestImage img = image::resolve_image({}, options.platform, fetcher(client, *session, store, ref));
   PullResult result;
   result.manifest_digest = img.manifest_digest;
   std::string id = sha256_digest(img.config);
@@ -320,7 +338,10 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
     if (got != layers[i].diff_id)
       throw Error(fmt::format("{}: diff_id mismatch (config says {}, got {})", layers[i].label, layers[i].diff_id, got));
   }
-  for (Blob* b : missing) result.downloaded += b->have;
+  for (Blob* b : missing) {
+    result.downloaded += b->have;
+    store.put_blob(b->path, b->desc.digest);  // open readers keep reading the same file
+  }
   result.image = store.add(out, img.config, {ref}, img.manifest);
   temps.paths.clear();  // all renamed into the store by now
   return result;
