@@ -1,4 +1,4 @@
-// `ferry export [--format squashfs|tar] NAME PATH`: a stored image out.
+// `ferry export [--format squashfs|tar] NAME PATH|-`: a stored image out.
 #include <CLI/CLI.hpp>
 #include <memory>
 
@@ -33,9 +33,10 @@ int run_export(const ExportOptions& o) {
 
 Handler setup_export(CLI::App& sub) {
   auto o = std::make_shared<ExportOptions>();
-  sub.add_option("--format", o->format, "squashfs (the image file); tar is not supported yet");
+  sub.add_option("--format", o->format,
+                 "squashfs (the image file) or tar (its root file system, as docker export)");
   sub.add_option("NAME", o->name, "Image name or id")->required();
-  sub.add_option("PATH", o->dest, "Where to write it")->required();
+  sub.add_option("PATH", o->dest, "Where to write it; - for standard output (tar only)")->required();
   return [o] { return run_export(*o); };
 }
 

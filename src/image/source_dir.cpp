@@ -7,14 +7,14 @@
 // The walk does not use libarchive's disk reader: linked statically, it
 // would pull libacl into ferry. It opens every directory and file relative
 // to its parent's descriptor with O_NOFOLLOW (STYLE.md 7), so a symlink in
-// the tree is stored as a symlink and never followed.
+// the tree is stored as a symlink and never followed. The tar itself is
+// written by TarOut (tar_writer.hpp), shared with `ferry export`.
 //
 // Reproducible: depth first, names in byte order (as `tar --sort=name`),
 // whole-second mtimes, no atime/ctime, no user or group names, pax records
 // only where a ustar field is too small, xattrs in name order.
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -23,129 +23,26 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fmt/format.h>
 #include <map>
 #include <vector>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/image/source.hpp"
+#include "tar_writer.hpp"
 
 namespace ferry::image {
 namespace {
 
-constexpr size_t kBlock = 512;
-
-// Thrown when the reading end closed: the import failed there, and says why.
-struct ReaderGone {};
-
-// One tar member's header, as the pax format (POSIX.1-2001) writes it.
-struct Header {
-  std::string path, link;
-  char type = '0';  // '0' file, '1' hard link, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo
-  mode_t mode = 0;
-  uint64_t uid = 0, gid = 0, size = 0, devmajor = 0, devminor = 0;
-  int64_t mtime = 0;
-  std::vector<std::pair<std::string, std::string>> xattrs;
-};
-
-// A pax tar writer (ustar headers, an "x" record set when a field does not
-// fit), buffered, into a socket. Written here rather than with libarchive's
-// writer, which statically links every archive format libarchive knows.
-class TarOut {
- public:
-  explicit TarOut(int fd) : fd_(fd) {}
-  void header(const Header& h);
-  void data(const void* p, size_t n);
-  void pad(uint64_t size) { data(kZeros, (kBlock - size % kBlock) % kBlock); }
-  void finish() {
-    data(kZeros, 2 * kBlock);
-    flush();
-  }
-
- private:
-  static constexpr char kZeros[2 * kBlock] = {};
-  void flush();
-  void block(char type, const std::string& name, const Header& h, uint64_t size);
-
-  int fd_;
-  std::string buf_;
-};
-
-// "LEN key=value\n", LEN counting itself.
-std::string pax_record(const std::string& key, const std::string& value) {
-  size_t base = key.size() + value.size() + 3, len = base + 1;
-  while (std::to_string(len).size() + base != len) ++len;
-  return std::to_string(len) + " " + key + "=" + value + "\n";
-}
-
-void octal(char* field, size_t width, uint64_t v) {
-  std::string s = fmt::format("{:0{}o}", v, width - 1);
-  std::memcpy(field, s.data(), std::min(s.size(), width - 1));
-}
-
-void TarOut::block(char type, const std::string& name, const Header& h, uint64_t size) {
-  char b[kBlock] = {};
-  std::memcpy(b, name.data(), std::min<size_t>(name.size(), 100));
-  octal(b + 100, 8, h.mode & 07777);
-  octal(b + 108, 8, std::min<uint64_t>(h.uid, 07777777));
-  octal(b + 116, 8, std::min<uint64_t>(h.gid, 07777777));
-  octal(b + 124, 12, std::min<uint64_t>(size, 077777777777));
-  octal(b + 136, 12, static_cast<uint64_t>(std::clamp<int64_t>(h.mtime, 0, 077777777777)));
-  b[156] = type;
-  std::memcpy(b + 157, h.link.data(), std::min<size_t>(h.link.size(), 100));
-  std::memcpy(b + 257, "ustar\0" "00", 8);
-  octal(b + 329, 8, h.devmajor);
-  octal(b + 337, 8, h.devminor);
-  std::memset(b + 148, ' ', 8);
-  unsigned sum = 0;
-  for (char c : b) sum += static_cast<unsigned char>(c);
-  octal(b + 148, 7, sum);
-  data(b, kBlock);
-}
-
-void TarOut::header(const Header& h) {
-  std::string pax;
-  if (h.path.size() > 100) pax += pax_record("path", h.path);
-  if (h.link.size() > 100) pax += pax_record("linkpath", h.link);
-  if (h.size > 077777777777) pax += pax_record("size", std::to_string(h.size));
-  if (h.uid > 07777777) pax += pax_record("uid", std::to_string(h.uid));
-  if (h.gid > 07777777) pax += pax_record("gid", std::to_string(h.gid));
-  for (const auto& [k, v] : h.xattrs) pax += pax_record("SCHILY.xattr." + k, v);
-  if (!pax.empty()) {
-    block('x', "././@PaxHeader", Header{}, pax.size());
-    data(pax.data(), pax.size());
-    pad(pax.size());
-  }
-  block(h.type, h.path, h, h.size);
-}
-
-void TarOut::data(const void* p, size_t n) {
-  buf_.append(static_cast<const char*>(p), n);
-  if (buf_.size() >= 256 * 1024) flush();
-}
-
-void TarOut::flush() {
-  for (size_t done = 0; done < buf_.size();) {
-    // MSG_NOSIGNAL: a reader that gave up must not kill ferry with SIGPIPE.
-    ssize_t n = ::send(fd_, buf_.data() + done, buf_.size() - done, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) throw ReaderGone{};
-    if (n < 0) throw_errno("send", "tar stream");
-    done += static_cast<size_t>(n);
-  }
-  buf_.clear();
-}
-
 class DirTar {
  public:
-  DirTar(std::string root, int out) : root_(std::move(root)), out_(out), tar_(out) {}
+  DirTar(std::string root, int out) : root_(std::move(root)), out_(out), tar_(out, "tar stream") {}
   void run();
 
  private:
   void walk(int dirfd, const std::string& prefix);
   void add(int dirfd, const std::string& name, const std::string& path);
-  void add_xattrs(Header& h, int fd, const std::string& host);
+  void add_xattrs(TarHeader& h, int fd, const std::string& host);
   void write_body(int fd, uint64_t size, const std::string& host);
   std::string host_path(const std::string& path) const { return root_ + path.substr(1); }  // path: "./…"
 
@@ -183,7 +80,7 @@ void DirTar::add(int dirfd, const std::string& name, const std::string& path) {
   std::string host = host_path(path);
   if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("stat", host);
   if (S_ISSOCK(st.st_mode)) return;  // sockets cannot be archived; tar skips them too
-  Header h;
+  TarHeader h;
   h.path = S_ISDIR(st.st_mode) ? path + "/" : path;
   h.mode = st.st_mode, h.uid = st.st_uid, h.gid = st.st_gid, h.mtime = st.st_mtime;
   if (S_ISLNK(st.st_mode)) {
@@ -218,7 +115,7 @@ void DirTar::add(int dirfd, const std::string& name, const std::string& path) {
 }
 
 // Extended attributes SquashFS can hold, except the host's SELinux label.
-void DirTar::add_xattrs(Header& h, int fd, const std::string& host) {
+void DirTar::add_xattrs(TarHeader& h, int fd, const std::string& host) {
   ssize_t n = ::flistxattr(fd, nullptr, 0);
   if (n <= 0) return;  // none, or not supported by this file system
   std::string list(static_cast<size_t>(n), '\0');
@@ -263,7 +160,7 @@ void DirTar::write_body(int fd, uint64_t size, const std::string& host) {
 void write_dir_tar(const std::string& dir, int fd) {
   try {
     DirTar(dir, fd).run();
-  } catch (const ReaderGone&) {
+  } catch (const TarOut::ReaderGone&) {
     // The conversion stopped reading; its own error is the one to report.
   }
 }
