@@ -82,12 +82,14 @@ std::string platform_name(const std::optional<Platform>& p) { return p ? image::
 // The manifest for PLATFORM among several (the first whose variant matches
 // too, else the first with the right os/arch).
 const Descriptor& by_platform(const std::vector<Descriptor>& c, const Platform& want, const std::string& what) {
-  if (c.size() == 1) return c.front();
+  if (c.size() == 1 && !c.front().platform) return c.front();  // nothing to choose by
   const Descriptor* found = nullptr;
   for (const auto& d : c) {
     if (!d.platform || d.platform->os != want.os || d.platform->architecture != want.architecture) continue;
     if (d.platform->variant == want.variant) return d;
-    if (!found) found = &d;
+    // A variant on one side only is no contradiction (arm64 is arm64/v8);
+    // two different variants are.
+    if (!found && (d.platform->variant.empty() || want.variant.empty())) found = &d;
   }
   if (found) return *found;
   std::string have;

@@ -177,7 +177,9 @@ std::string Client::endpoint() const {
 
 int Client::retries() const { return st_->opt.config.pull_retries_or_default(); }
 
-HttpResponse Client::send(HttpSession& s, const MakeRequest& make) {
+HttpResponse Client::send(HttpSession& s, const MakeRequest& make) { return send(s, make, retries()); }
+
+HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retries) {
   int attempt = 0;
   bool answered = false;
   for (;;) {
@@ -209,7 +211,8 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make) {
           continue;
         }
       }
-      if (attempt >= retries()) throw;
+      // A certificate or handshake failure does not mend by trying again.
+      if (e.tls() || attempt >= max_retries) throw;
       log::debug(fmt::format("{} (retrying)", e.what()));
       std::this_thread::sleep_for(backoff(attempt++));
       continue;
@@ -219,7 +222,7 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make) {
       if (st_->answer_challenge(*ep, r)) continue;
       return r;
     }
-    if ((r.status == 429 || r.status >= 500) && attempt < retries()) {
+    if ((r.status == 429 || r.status >= 500) && attempt < max_retries) {
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
           r.status == 429 ? parse_retry_after(r.header("retry-after"), std::chrono::seconds(60))
                                 .value_or(std::chrono::duration_cast<std::chrono::seconds>(backoff(attempt)))
@@ -238,20 +241,20 @@ HttpResponse Client::send_ok(HttpSession& s, const MakeRequest& make, const std:
   HttpResponse r = send(s, make);
   if (r.status >= 200 && r.status < 300) return r;
   std::string text = registry_error_text(r.body);
+  std::string at = what.empty() ? "" : what + ": ";
   std::string reg = st_->ref.domain;
   bool creds = st_->endpoints[st_->current].creds.has_value();
   if (r.status == 401)
-    throw Error(creds ? fmt::format("{}: access denied with the credentials given for {}", what, reg)
-                      : fmt::format("{}: authentication required (ferry login {}, or --creds USER:PASS)", what, reg));
-  if (r.status == 403) throw Error(fmt::format("{}: access denied (403{})", what, text.empty() ? "" : ": " + text));
-  if (r.status == 404) throw Error(fmt::format("{}: not found (404{})", what, text.empty() ? "" : ": " + text));
-  if (r.status == 429) throw Error(fmt::format("{}: too many requests (429), still after {} retries", what, retries()));
-  throw Error(fmt::format("{}: HTTP {}{}", what, r.status, text.empty() ? "" : " " + text));
+    throw Error(creds ? fmt::format("{}access denied with the credentials given for {}", at, reg)
+                      : fmt::format("{}authentication required (ferry login {}, or --creds USER:PASS)", at, reg));
+  if (r.status == 403) throw Error(fmt::format("{}access denied (403{})", at, text.empty() ? "" : ": " + text));
+  if (r.status == 404) throw Error(fmt::format("{}not found (404{})", at, text.empty() ? "" : ": " + text));
+  if (r.status == 429) throw Error(fmt::format("{}too many requests (429), still after {} retries", at, retries()));
+  throw Error(fmt::format("{}HTTP {}{}", at, r.status, text.empty() ? "" : " " + text));
 }
 
 HttpResponse Client::get_manifest(HttpSession& s, const std::string& tag_or_digest) {
-  std::string what = fmt::format("{}:{}", repository(), tag_or_digest);
-  if (tag_or_digest.starts_with("sha256:")) what = repository() + "@" + tag_or_digest;
+  std::string what = "manifest " + tag_or_digest;
   auto make = [&] {
     HttpRequest r;
     r.url = "manifests/" + tag_or_digest;
@@ -267,7 +270,8 @@ HttpResponse Client::get_manifest(HttpSession& s, const std::string& tag_or_dige
       domain = st_->endpoints[st_->current].domain;
     }
     try {
-      HttpResponse r = last ? send_ok(s, make, what) : send(s, make);
+      // A mirror gets one try: the registry behind it is the fallback.
+      HttpResponse r = last ? send_ok(s, make, what) : send(s, make, 0);
       if (r.status >= 200 && r.status < 300) {
         if (tag_or_digest.starts_with("sha256:"))
           if (std::string got = sha256_digest(r.body); got != tag_or_digest)
@@ -290,7 +294,7 @@ void check_login(const std::string& registry, const ClientOptions& options) {
   o.push = true;  // no mirrors: the login is for the registry itself
   Client c(ref, o);
   auto s = c.session();
-  c.send_ok(*s, [] { return HttpRequest{}; }, registry);  // GET /v2/
+  c.send_ok(*s, [] { return HttpRequest{}; }, "");  // GET /v2/; the caller names the registry
 }
 
 }  // namespace ferry::registry

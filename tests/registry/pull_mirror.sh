@@ -47,5 +47,5 @@ expect_eq "$(blob_gets "$ORIGIN_LOG")" 2 "origin: blob GETs (config and the top 
 
 # An image neither has: one line, from the origin's answer.
 expect_fail err pull -q "$ORIGIN/test/none:v1"
-expect_contains "$err" "$ORIGIN/test/none:v1: not found" "neither has it"
+expect_contains "$err" "pull $ORIGIN/test/none:v1: manifest v1: not found" "neither has it"
 echo "PASS: $TEST_NAME"

@@ -47,6 +47,9 @@ expect_contains "$err" "pull $ref: " "s390x: names the reference"
 expect_contains "$err" "$index" "s390x: names the index"
 expect_contains "$err" "no image for linux/s390x (it has linux/amd64, linux/arm64/v8)" "s390x"
 [ ! -e "$STORE/images" ] || [ -z "$(ls "$STORE/images")" ] || fail "a refused pull stored an image"
+# Another variant of an architecture the index has is not a match.
+expect_fail err pull -q --platform linux/arm64/v7 "$ref"
+expect_contains "$err" "no image for linux/arm64/v7 (it has linux/amd64, linux/arm64/v8)" "arm64/v7"
 # A malformed platform.
 expect_fail err pull -q --platform linux "$ref"
 expect_contains "$err" "platform 'linux': expected OS/ARCH[/VARIANT]" "--platform linux"

@@ -48,9 +48,12 @@ class Client {
   /// Returns the final response (any status but 401 after a fresh token);
   /// throws TransportError when retries run out.
   HttpResponse send(HttpSession& s, const MakeRequest& make);
+  /// The same, with at most MAX_RETRIES retries.
+  HttpResponse send(HttpSession& s, const MakeRequest& make, int max_retries);
 
   /// Like send(), and throws a one-line Error for any status outside
-  /// 2xx: "WHAT: 404 MANIFEST_UNKNOWN: …", "authentication required".
+  /// 2xx: "WHAT: not found (404: MANIFEST_UNKNOWN: …)", "WHAT: authentication
+  /// required…" (no "WHAT: " when WHAT is empty).
   HttpResponse send_ok(HttpSession& s, const MakeRequest& make, const std::string& what);
 
   /// GETs a manifest by tag or digest. For pulls with mirrors configured,
