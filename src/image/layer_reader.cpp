@@ -6,6 +6,12 @@
 // chain exists so that both digests an OCI image carries can be computed in
 // the same pass: the blob digest over the bytes read from the source
 // (on_compressed) and the diff_id over the tar stream (on_uncompressed).
+//
+// A compressed layer is decompressed on a thread of its own: it reads the
+// source (with its digest hook), inflates, hashes the tar stream for the
+// diff_id and hands 1 MiB chunks to the tar parser through a short queue.
+// Decompression and both hashes then run beside the parsing and the
+// SquashFS writer instead of before them (docs/design/convert.md).
 #include "ferry/image/layer.hpp"
 
 #include <archive.h>
@@ -14,8 +20,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
@@ -25,6 +36,8 @@ namespace ferry::image {
 namespace {
 
 constexpr size_t kReadSize = 256 * 1024;
+constexpr size_t kChunkSize = 1 << 20;  // decompressed bytes handed over at a time
+constexpr size_t kChunks = 4;           // chunks in flight between the two threads
 
 struct ArchiveDeleter {
   void operator()(archive* a) const noexcept { archive_read_free(a); }
@@ -66,7 +79,82 @@ struct LayerReader::Impl {
   archive_entry* entry = nullptr;
   uint64_t entry_size = 0;
 
+  // The decompression thread and what it shares with the parser.
+  std::thread inflater;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::vector<unsigned char>> full, spare;  // chunks: decompressed, and free
+  size_t chunks = 0;                                   // allocated so far
+  std::vector<unsigned char> current;                  // the chunk libarchive's tar reader holds
+  bool inflated = false;                               // the thread is done (end or error)
+  int inflate_errno = 0;
+  std::string inflate_error;  // empty: the stream ended cleanly
+  std::atomic<bool> stop{false};
+
   explicit Impl(const LayerSource& s) : src(s) {}
+  ~Impl() { stop_inflater(); }
+
+  void stop_inflater() {
+    if (!inflater.joinable()) return;
+    stop = true;
+    cv.notify_all();
+    inflater.join();
+  }
+
+  // The thread: decompress the whole stream into chunks. A hook that
+  // throws (a full disk under a kept blob) ends it with that message.
+  void inflate_all() {
+    try {
+      inflate_chunks();
+    } catch (const std::exception& e) {
+      std::lock_guard lock(mu);
+      inflate_error = e.what();
+      inflated = true;
+      cv.notify_all();
+    }
+  }
+
+  void inflate_chunks() {
+    for (;;) {
+      std::vector<unsigned char> chunk;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return stop || !spare.empty() || chunks < kChunks; });
+        if (stop) return;
+        if (!spare.empty()) {
+          chunk = std::move(spare.front());
+          spare.pop_front();
+        } else {
+          ++chunks;
+        }
+      }
+      chunk.clear();
+      chunk.reserve(kChunkSize + kReadSize);
+      int r = ARCHIVE_OK;
+      while (chunk.size() < kChunkSize && !stop) {
+        const void* data;
+        size_t size = 0;
+        la_int64_t offset;
+        r = archive_read_data_block(outer.get(), &data, &size, &offset);
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) break;
+        auto* p = static_cast<const unsigned char*>(data);
+        chunk.insert(chunk.end(), p, p + size);
+      }
+      if (!chunk.empty() && src.on_uncompressed) src.on_uncompressed(chunk.data(), chunk.size());
+      std::lock_guard lock(mu);
+      if (!chunk.empty()) full.push_back(std::move(chunk));
+      if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+        if (r != ARCHIVE_EOF) {
+          inflate_errno = archive_errno(outer.get());
+          inflate_error = archive_message(outer.get());
+          if (inflate_error.empty()) inflate_error = "decompression failed";
+        }
+        inflated = true;
+      }
+      cv.notify_all();
+      if (inflated || stop) return;
+    }
+  }
 
   // One read(2) into buf, or a pread(2) inside the source's window.
   ssize_t read_some() {
@@ -74,7 +162,7 @@ struct LayerReader::Impl {
     size_t want = buf.size();
     if (window) want = static_cast<size_t>(std::min<uint64_t>(want, src.length - bytes_read));
     if (want == 0) return 0;
-    if (src.wait && !src.wait(bytes_read)) {
+    if (src.wait && !src.wait(bytes_read, stop)) {
       errno = EIO;  // the download failed; its error is the one reported
       return -1;
     }
@@ -119,19 +207,23 @@ struct LayerReader::Impl {
     return n;
   }
 
-  // The inner (tar) reader's source: the outer reader's decompressed blocks.
+  // The inner (tar) reader's source: the decompression thread's chunks.
   static la_ssize_t read_decompressed(archive* a, void* client, const void** out) {
     auto* im = static_cast<Impl*>(client);
-    size_t size = 0;
-    la_int64_t offset = 0;
-    int r = archive_read_data_block(im->outer.get(), out, &size, &offset);
-    if (r == ARCHIVE_EOF) return 0;
-    if (r < ARCHIVE_WARN) {
-      archive_set_error(a, archive_errno(im->outer.get()), "%s", archive_message(im->outer.get()).c_str());
-      return -1;
+    std::unique_lock lock(im->mu);
+    if (im->current.capacity() > 0) im->spare.push_back(std::move(im->current));  // libarchive is done with it
+    im->current = {};
+    im->cv.notify_all();
+    im->cv.wait(lock, [&] { return !im->full.empty() || im->inflated; });
+    if (!im->full.empty()) {
+      im->current = std::move(im->full.front());
+      im->full.pop_front();
+      *out = im->current.data();
+      return static_cast<la_ssize_t>(im->current.size());
     }
-    if (size > 0 && im->src.on_uncompressed) im->src.on_uncompressed(*out, size);
-    return static_cast<la_ssize_t>(size);
+    if (im->inflate_error.empty()) return 0;
+    archive_set_error(a, im->inflate_errno, "%s", im->inflate_error.c_str());
+    return -1;
   }
 };
 
@@ -169,6 +261,7 @@ LayerReader::LayerReader(const LayerSource& source) : impl_(std::make_unique<Imp
   archive_entry* raw = nullptr;
   if (archive_read_next_header(im.outer.get(), &raw) != ARCHIVE_OK)
     im.fail(im.outer.get(), "decompress");
+  im.inflater = std::thread([&im] { im.inflate_all(); });
   if (archive_read_open(im.inner.get(), &im, nullptr, Impl::read_decompressed, nullptr) != ARCHIVE_OK)
     im.fail(im.inner.get(), "open tar");
 }
@@ -271,15 +364,22 @@ uint64_t LayerReader::read_body(const ByteSink& sink) {
 void LayerReader::finish() {
   Impl& im = *impl_;
   if (im.outer) {
-    // The tar reader stops at the end-of-archive blocks; decompress the rest.
-    const void* data;
-    size_t size;
-    la_int64_t offset;
-    int r;
-    while ((r = archive_read_data_block(im.outer.get(), &data, &size, &offset)) == ARCHIVE_OK ||
-           r == ARCHIVE_WARN)
-      if (size > 0 && im.src.on_uncompressed) im.src.on_uncompressed(data, size);
-    if (r != ARCHIVE_EOF) im.fail(im.outer.get(), "decompress");
+    // The tar reader stops at the end-of-archive blocks; the thread goes on
+    // decompressing (and hashing) the rest: take its chunks until it ends.
+    {
+      std::unique_lock lock(im.mu);
+      for (;;) {
+        while (!im.full.empty()) {
+          im.spare.push_back(std::move(im.full.front()));
+          im.full.pop_front();
+        }
+        im.cv.notify_all();
+        if (im.inflated) break;
+        im.cv.wait(lock, [&] { return !im.full.empty() || im.inflated; });
+      }
+    }
+    im.inflater.join();
+    if (!im.inflate_error.empty()) throw Error(im.src.label + ": decompress: " + im.inflate_error);
   }
   while (!im.source_eof) {
     const void* data;

@@ -60,11 +60,12 @@ struct Blob {
   }
   // LayerSource::wait: true once more than CONSUMED bytes are there, or
   // all of them; false when the download failed.
-  bool wait(uint64_t consumed) {
+  bool wait(uint64_t consumed, const std::atomic<bool>& stop) {
     std::unique_lock lock(mu);
     // The reader sniffs compression from its first read: give it a header's worth.
     uint64_t want = consumed == 0 ? std::min<uint64_t>(512, desc.size.value_or(512)) : consumed + 1;
-    cv.wait(lock, [&] { return error || done || have >= want; });
+    while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return error || done || have >= want; }))
+      if (stop) return false;
     return !error;
   }
 };
@@ -308,7 +309,8 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
     image::LayerSource src;
     src.label = layers[i].label;
     src.fd = readers.back().get();
-    if (!b->cached) src.wait = [b](uint64_t consumed) { return b->wait(consumed); };
+    if (!b->cached)
+      src.wait = [b](uint64_t consumed, const std::atomic<bool>& stop) { return b->wait(consumed, stop); };
     src.on_uncompressed = [h = &diff[i]](const void* p, size_t n) { h->update(p, n); };
     sources.push_back(std::move(src));
   }

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -38,8 +39,10 @@ struct LayerSource {
   uint64_t length = kToEnd;
   /// For a file still being written (a download): called before each read
   /// with the bytes read so far; returns once more are there or the file is
-  /// complete, and false when it never will be (the read then fails).
-  std::function<bool(uint64_t consumed)> wait;
+  /// complete, and false when it never will be (the read then fails) or
+  /// when `stop` becomes true (the reader is being destroyed). It may be
+  /// called, like the hooks below, from the reader's decompression thread.
+  std::function<bool(uint64_t consumed, const std::atomic<bool>& stop)> wait;
   /// Sees the blob as stored (compressed): the hook for its digest.
   ByteSink on_compressed;
   /// Sees the uncompressed tar stream, to its last byte: the hook for the
