@@ -99,7 +99,8 @@ Token parse_token(std::string_view body, const std::string& what, std::chrono::s
   long expires = 60;
   if (auto it = j.find("expires_in"); it != j.end() && it->is_number_integer() && it->get<long>() > 0)
     expires = it->get<long>();
-  t.expires = now + std::chrono::seconds(expires);
+  t.lifetime = std::chrono::seconds(expires);
+  t.expires = now + t.lifetime;
   return t;
 }
 

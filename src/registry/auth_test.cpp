@@ -50,6 +50,16 @@ TEST(Token, TokenOrAccessTokenAndExpiry) {
   EXPECT_EQ(t.expires, now + std::chrono::seconds(60));  // the spec's default
 }
 
+TEST(Token, StaleBeforeItExpires) {
+  auto now = std::chrono::steady_clock::now();
+  Token t = parse_token(R"({"token":"a","expires_in":300})", "r", now);
+  EXPECT_FALSE(t.stale(now + std::chrono::seconds(294)));
+  EXPECT_TRUE(t.stale(now + std::chrono::seconds(295)));
+  Token s = parse_token(R"({"token":"a","expires_in":4})", "r", now);  // short: half its life
+  EXPECT_FALSE(s.stale(now + std::chrono::seconds(1)));
+  EXPECT_TRUE(s.stale(now + std::chrono::seconds(2)));
+}
+
 TEST(Token, MissingTokenNeverQuotesTheBody) {
   try {
     parse_token(R"({"secret":"hunter2"})", "registry.example.org", {});

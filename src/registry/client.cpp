@@ -133,7 +133,7 @@ struct Client::State {
     if (ep.challenge->scheme == "basic")
       return ep.creds ? "Authorization: Basic " + base64_encode(ep.creds->user + ":" + ep.creds->password) : "";
     auto it = ep.tokens.find(scope());
-    if (it == ep.tokens.end() || it->second.expires - std::chrono::seconds(5) < Clock::now())
+    if (it == ep.tokens.end() || it->second.stale(Clock::now()))
       it = ep.tokens.insert_or_assign(scope(), fetch_token(s, ep)).first;
     return "Authorization: Bearer " + it->second.value;
   }

@@ -4,6 +4,7 @@
 /// spec), Retry-After, and registry error bodies.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -27,6 +28,13 @@ std::optional<Challenge> parse_challenge(std::string_view header);
 struct Token {
   std::string value;
   std::chrono::steady_clock::time_point expires;
+  std::chrono::seconds lifetime{60};  ///< expires_in, as given
+
+  /// True when the token should be replaced before its next use: within 5 s
+  /// of expiring, or within half its lifetime for a token shorter than 10 s.
+  bool stale(std::chrono::steady_clock::time_point now) const {
+    return expires - std::min(std::chrono::seconds(5), lifetime / 2) <= now;
+  }
 };
 
 /// A token service's JSON answer: "token" or "access_token", with
