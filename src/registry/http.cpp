@@ -165,7 +165,8 @@ HttpResponse HttpSession::perform(const HttpRequest& req) {
   curl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl().easy_setopt(c, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
   curl().easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl().easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  // A verified https request is never redirected to plain http.
+  curl().easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, options_.tls_verify ? "https" : "http,https");
   curl().easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
   curl().easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
   // Authorization is never sent on to another host after a redirect

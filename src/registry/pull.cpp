@@ -265,7 +265,11 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
     return result;
   }
 
-  // Layers: the config must list one diff_id per layer.
+  // Layers: the config must list one diff_id per layer. Each is read
+  // through a descriptor of its own: bound their number (Docker's overlay
+  // driver stops at 128).
+  if (img.layers.size() > 1000)
+    throw Error(fmt::format("manifest {}: {} layers (ferry takes at most 1000)", img.manifest_digest, img.layers.size()));
   std::vector<image::SourceLayer> layers;
   for (const auto& d : img.layers) layers.push_back({"layer " + d.digest, {}, d.digest, d.size, {}});
   image::attach_diff_ids(img.config, layers);
