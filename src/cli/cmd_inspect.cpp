@@ -1,10 +1,14 @@
 // `ferry inspect NAME`: one stored image as JSON (id, names, config, file).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <memory>
 
 #include "command.hpp"
 #include "ferry/core/error.hpp"
+#include "ferry/core/fd.hpp"
+#include "ferry/core/sha256.hpp"
 #include "ferry/image/image.hpp"
 #include "image_info.hpp"
 
@@ -24,6 +28,10 @@ int inspect(const std::vector<std::string>& names) {
       for (const auto& [n, id] : store.names())
         if (id == e->id) tags.push_back(n);
       const nlohmann::json& c = info.config;
+      // The manifest its layers came with (pull REPO@THIS pins these bits).
+      nlohmann::json manifest = nullptr;
+      if (::access(e->manifest.c_str(), R_OK) == 0)
+        manifest = {{"Digest", sha256_digest(read_file(e->manifest))}, {"Path", e->manifest}};
       out.push_back({{"Id", e->id},
                      {"RepoTags", tags},
                      {"Created", info.created},
@@ -31,7 +39,8 @@ int inspect(const std::vector<std::string>& names) {
                      {"Os", c.value("os", "")},
                      {"Config", c.value("config", nlohmann::json::object())},
                      {"RootFS", c.value("rootfs", nlohmann::json::object())},
-                     {"Squashfs", {{"Path", info.sqfs}, {"Size", info.size}}}});
+                     {"Squashfs", {{"Path", info.sqfs}, {"Size", info.size}}},
+                     {"Manifest", manifest}});
     } catch (Error& err) {
       throw err.context("inspect " + name);
     }

@@ -43,6 +43,8 @@ ferry_as_user rmi local/bb:v1 "$REGISTRY/test/bb:v1" >/dev/null
 [ -z "$(ls "$store/blobs/sha256")" ] || fail "rmi left blobs: $(ls "$store/blobs/sha256")"
 pulled=$(ferry_as_user pull -q --tls-verify=false --creds "$creds" "$REGISTRY/other/bb:v2") || fail "pull failed"
 expect_eq "$pulled" "$id" "the pulled image has the imported image's id"
+expect_contains "$(ferry_as_user inspect "$REGISTRY/other/bb:v2")" "\"Digest\": \"$layout_manifest\"" \
+  "inspect shows the manifest digest"
 cmp -s "$store/images/${id#sha256:}.sqfs" "$T/imported.sqfs" || fail "pulled SquashFS differs from the imported one"
 expect_eq "$(ferry_as_user run "$REGISTRY/other/bb:v2")" "v1" "the pulled image runs"
 
