@@ -211,8 +211,8 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
           continue;
         }
       }
-      // A certificate or handshake failure does not mend by trying again.
-      if (e.tls() || attempt >= max_retries) throw;
+      // A certificate failure or an unknown host does not mend by trying again.
+      if (e.lasting() || attempt >= max_retries) throw;
       log::debug(fmt::format("{} (retrying)", e.what()));
       std::this_thread::sleep_for(backoff(attempt++));
       continue;

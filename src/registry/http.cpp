@@ -215,7 +215,9 @@ HttpResponse HttpSession::perform(const HttpRequest& req) {
     const char* why = impl_->errbuf[0] ? impl_->errbuf : curl().easy_strerror(rc);
     if (rc == CURLE_OPERATION_TIMEDOUT)
       why = "timed out";  // curl's text names byte counts; keep the line short
-    throw TransportError(fmt::format("{} {}: {}", req.method, without_query(resp.url), why), is_tls_error(rc));
+    bool tls = is_tls_error(rc);
+    throw TransportError(fmt::format("{} {}: {}", req.method, without_query(resp.url), why), tls,
+                         tls || rc == CURLE_COULDNT_RESOLVE_HOST);
   }
   return resp;
 }

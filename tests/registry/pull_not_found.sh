@@ -35,4 +35,13 @@ rm -rf "$blob"
 expect_fail err pull -q "$REGISTRY/test/busybox:v1"
 expect_contains "$err" "layer $layer: not found" "missing blob"
 nothing_stored "missing blob"
+
+# A registry host that does not resolve is not retried (an offline compute
+# node or a typo): one line naming the host, and no "(retrying)" in the
+# debug output.
+expect_fail err pull -q "nosuchhost.invalid/test/busybox:v1"
+expect_contains "$err" "nosuchhost.invalid" "unknown host: named"
+dbg=$(ferry_as_user --debug pull -q "nosuchhost.invalid/test/busybox:v1" 2>&1) && fail "pull from an unknown host succeeded"
+case $dbg in *"(retrying)"*) fail "an unknown host was retried: $dbg" ;; esac
+nothing_stored "unknown host"
 echo "PASS: $TEST_NAME"

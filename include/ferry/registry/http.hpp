@@ -55,12 +55,16 @@ struct HttpResponse {
 /// failure, a connection dropped mid-body. Retrying may help.
 class TransportError : public Error {
  public:
-  TransportError(std::string message, bool tls) : Error(std::move(message)), tls_(tls) {}
+  TransportError(std::string message, bool tls, bool lasting)
+      : Error(std::move(message)), tls_(tls), lasting_(lasting) {}
   /// The TLS handshake failed (e.g. an http-only server asked for https).
   bool tls() const noexcept { return tls_; }
+  /// Trying again will not help: a TLS failure, or a host name that does
+  /// not resolve (a typo, or an offline compute node).
+  bool lasting() const noexcept { return lasting_; }
 
  private:
-  bool tls_;
+  bool tls_, lasting_;
 };
 
 class HttpSession {
