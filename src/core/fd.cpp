@@ -14,6 +14,21 @@ void Fd::reset(int fd) noexcept {
   fd_ = fd;
 }
 
+void TempFile::remove() noexcept {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+void write_all(int fd, const void* data, size_t n, const std::string& what) {
+  auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) throw_errno("write", what);
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
 Fd open_or_throw(const std::string& path, int flags, int mode) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   if (fd < 0) throw_errno("open", path);

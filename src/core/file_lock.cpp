@@ -36,33 +36,14 @@ void sync_parent_dir(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view data, int mode) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  TempFile tmp(path + ".tmp." + std::to_string(::getpid()));  // removed on any failure
   {
-    Fd f = open_or_throw(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
-    const char* p = data.data();
-    size_t left = data.size();
-    while (left > 0) {
-      ssize_t n = ::write(f.get(), p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw Error(err, "write", tmp);
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
-    if (::fsync(f.get()) != 0) {
-      int err = errno;
-      ::unlink(tmp.c_str());
-      throw Error(err, "fsync", tmp);
-    }
+    Fd f = open_or_throw(tmp.path(), O_WRONLY | O_CREAT | O_TRUNC, mode);
+    write_all(f.get(), data.data(), data.size(), tmp.path());
+    if (::fsync(f.get()) != 0) throw_errno("fsync", tmp.path());
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(err, "rename", tmp + " to " + path);
-  }
+  if (::rename(tmp.path().c_str(), path.c_str()) != 0) throw_errno("rename", tmp.path() + " to " + path);
+  tmp.release();
   sync_parent_dir(path);
 }
 

@@ -42,80 +42,18 @@ std::string rootfs_config(const std::string& diff_id) {
   return c.dump();
 }
 
-// Removes the temporary file unless the import got as far as the store.
-class TempFile {
- public:
-  explicit TempFile(std::string path) : path_(std::move(path)) {}
-  ~TempFile() {
-    if (!path_.empty()) ::unlink(path_.c_str());
+// The OCI media type of a kept layer blob, by its compression.
+std::string layer_media_type(const BlobWriter& b) {
+  switch (detect_compression(b.head().data(), b.head().size())) {
+    case Compression::kGzip: return "application/vnd.oci.image.layer.v1.tar+gzip";
+    case Compression::kZstd: return "application/vnd.oci.image.layer.v1.tar+zstd";
+    case Compression::kNone: break;
   }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  const std::string& path() const { return path_; }
-  void release() { path_.clear(); }
-
- private:
-  std::string path_;
-};
-
-// A layer blob copied into the store as it streams past (store.hpp keeps
-// blobs so that `ferry push` can send the image as it came).
-class KeptBlob {
- public:
-  explicit KeptBlob(Store& store) : tmp_(store.temp_path()) {
-    fd_ = Fd(::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!fd_) throw_errno("create", tmp_);
-  }
-  ~KeptBlob() {
-    if (!tmp_.empty()) ::unlink(tmp_.c_str());
-  }
-  KeptBlob(const KeptBlob&) = delete;
-  KeptBlob& operator=(const KeptBlob&) = delete;
-
-  void write(const void* data, size_t n) {
-    hash_.update(data, n);
-    auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n && magic_n_ < sizeof magic_; ++i) magic_[magic_n_++] = p[i];
-    size_ += n;
-    for (size_t done = 0; done < n;) {
-      ssize_t w = ::write(fd_.get(), p + done, n - done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) throw Error(errno, "write", tmp_);
-      done += static_cast<size_t>(w);
-    }
-  }
-  uint64_t size() const { return size_; }
-  // Once the stream is complete: "sha256:…".
-  const std::string& digest() {
-    if (digest_.empty()) digest_ = hash_.digest();
-    return digest_;
-  }
-  std::string media_type() const {
-    static const unsigned char gz[] = {0x1f, 0x8b}, zst[] = {0x28, 0xb5, 0x2f, 0xfd};
-    if (magic_n_ >= 2 && std::equal(gz, gz + 2, magic_)) return "application/vnd.oci.image.layer.v1.tar+gzip";
-    if (magic_n_ >= 4 && std::equal(zst, zst + 4, magic_)) return "application/vnd.oci.image.layer.v1.tar+zstd";
-    return "application/vnd.oci.image.layer.v1.tar";
-  }
-  // Moves the blob into the store (unless it is there already).
-  void keep(Store& store) {
-    if (::fsync(fd_.get()) != 0) throw_errno("fsync", tmp_);
-    if (::access(store.blob_path(digest()).c_str(), F_OK) == 0) return;
-    store.put_blob(tmp_, digest());
-    tmp_.clear();
-  }
-
- private:
-  std::string tmp_;
-  Fd fd_;
-  Sha256 hash_;
-  std::string digest_;
-  uint64_t size_ = 0;
-  unsigned char magic_[4] = {};
-  size_t magic_n_ = 0;
-};
+  return "application/vnd.oci.image.layer.v1.tar";
+}
 
 // An OCI manifest for CONFIG and the kept layer blobs (oldest first).
-std::string make_manifest(std::string_view config, std::vector<std::unique_ptr<KeptBlob>>& layers) {
+std::string make_manifest(std::string_view config, std::vector<std::unique_ptr<BlobWriter>>& layers) {
   nlohmann::json m = {{"schemaVersion", 2},
                       {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
                       {"config",
@@ -124,14 +62,14 @@ std::string make_manifest(std::string_view config, std::vector<std::unique_ptr<K
                         {"size", config.size()}}},
                       {"layers", nlohmann::json::array()}};
   for (auto& l : layers)
-    m["layers"].push_back({{"mediaType", l->media_type()}, {"digest", l->digest()}, {"size", l->size()}});
+    m["layers"].push_back({{"mediaType", layer_media_type(*l)}, {"digest", l->digest()}, {"size", l->size()}});
   return m.dump();
 }
 
 // What streamed past one layer's hooks.
 struct Seen {
   Sha256 diff;
-  std::unique_ptr<KeptBlob> blob;
+  std::unique_ptr<BlobWriter> blob;
 };
 
 // Compares what the layers' hooks saw with what the manifest and config say.
@@ -182,7 +120,7 @@ std::vector<Reference> names_for(const std::vector<Reference>& given, const Sour
 ImportResult import_layers(const SourceImage& img, const std::vector<Reference>& names, Store& store,
                            const ConvertOptions& options) {
   std::vector<Seen> seen(img.layers.size());
-  for (auto& s : seen) s.blob = std::make_unique<KeptBlob>(store);
+  for (auto& s : seen) s.blob = std::make_unique<BlobWriter>(store);
   std::vector<LayerSource> newest_first;
   for (size_t i = img.layers.size(); i-- > 0;) {
     const SourceLayer& l = img.layers[i];
@@ -205,9 +143,9 @@ ImportResult import_layers(const SourceImage& img, const std::vector<Reference>&
     throw;
   }
   verify(img.layers, seen);
-  std::vector<std::unique_ptr<KeptBlob>> kept;
+  std::vector<std::unique_ptr<BlobWriter>> kept;
   for (auto& s : seen) {
-    s.blob->keep(store);
+    s.blob->keep();
     kept.push_back(std::move(s.blob));
   }
   std::string manifest = img.manifest.empty() ? make_manifest(img.config, kept) : img.manifest;
@@ -222,8 +160,8 @@ ImportResult import_layers(const SourceImage& img, const std::vector<Reference>&
 ImportResult import_rootfs(const LayerSource& base, const std::vector<Reference>& names, Store& store,
                            const ConvertOptions& options, const std::function<void()>& done = {}) {
   Sha256 diff_id;
-  std::vector<std::unique_ptr<KeptBlob>> kept;
-  KeptBlob* blob = kept.emplace_back(std::make_unique<KeptBlob>(store)).get();
+  std::vector<std::unique_ptr<BlobWriter>> kept;
+  BlobWriter* blob = kept.emplace_back(std::make_unique<BlobWriter>(store)).get();
   LayerSource layer = base;
   layer.on_uncompressed = [&diff_id](const void* data, size_t size) { diff_id.update(data, size); };
   layer.on_compressed = [blob](const void* data, size_t size) { blob->write(data, size); };
@@ -232,7 +170,7 @@ ImportResult import_rootfs(const LayerSource& base, const std::vector<Reference>
   r.stats = convert_layers({layer}, out.path(), options);
   if (done) done();
   std::string config = rootfs_config(diff_id.digest());
-  blob->keep(store);
+  blob->keep();
   r.image = store.add(out.path(), config, names, make_manifest(config, kept));
   out.release();
   return r;

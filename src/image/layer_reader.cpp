@@ -44,18 +44,16 @@ struct ArchiveDeleter {
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
 
-// Magic numbers: RFC 1952 (gzip), RFC 8878 (zstd), xz and bzip2 file formats.
+// The formats OCI does not allow, by their magic numbers (xz, bzip2).
 Compression sniff(const unsigned char* p, size_t n, const std::string& label) {
   auto starts = [&](std::initializer_list<unsigned char> m) {
     return n >= m.size() && std::equal(m.begin(), m.end(), p);
   };
-  if (starts({0x1f, 0x8b})) return Compression::kGzip;
-  if (starts({0x28, 0xb5, 0x2f, 0xfd})) return Compression::kZstd;
   if (starts({0xfd, '7', 'z', 'X', 'Z', 0x00}))
     throw Error(label + ": xz-compressed layers are not supported (OCI allows gzip and zstd)");
   if (starts({'B', 'Z', 'h'}))
     throw Error(label + ": bzip2-compressed layers are not supported (OCI allows gzip and zstd)");
-  return Compression::kNone;
+  return detect_compression(p, n);
 }
 
 std::string archive_message(archive* a) {
@@ -227,6 +225,14 @@ struct LayerReader::Impl {
   }
 };
 
+
+// Magic numbers: RFC 1952 (gzip), RFC 8878 (zstd).
+Compression detect_compression(const void* data, size_t n) {
+  auto* p = static_cast<const unsigned char*>(data);
+  if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b) return Compression::kGzip;
+  if (n >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd) return Compression::kZstd;
+  return Compression::kNone;
+}
 
 LayerReader::LayerReader(const LayerSource& source) : impl_(std::make_unique<Impl>(source)) {
   Impl& im = *impl_;

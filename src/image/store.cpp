@@ -1,6 +1,7 @@
 #include "ferry/image/store.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -186,6 +187,29 @@ void Store::collect_blobs() {
         ::unlink((blobs + "/" + e->d_name).c_str());
     ::closedir(d);
   }
+}
+
+BlobWriter::BlobWriter(Store& store) : store_(store), file_(store.temp_path()) {
+  fd_ = open_or_throw(file_.path(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+}
+
+void BlobWriter::write(const void* data, size_t n) {
+  for (size_t i = 0; i < n && head_n_ < sizeof head_; ++i) head_[head_n_++] = static_cast<const char*>(data)[i];
+  write_all(fd_.get(), data, n, file_.path());
+  hash_.update(data, n);
+  size_ += n;
+}
+
+const std::string& BlobWriter::digest() {
+  if (digest_.empty()) digest_ = hash_.digest();
+  return digest_;
+}
+
+void BlobWriter::keep() {
+  if (::fsync(fd_.get()) != 0) throw_errno("fsync", file_.path());
+  if (exists(store_.blob_path(digest()))) return;  // the work file goes with this writer
+  store_.put_blob(file_.path(), digest());
+  file_.release();
 }
 
 void Store::tag(const Reference& src, const Reference& dst) {

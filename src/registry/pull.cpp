@@ -42,19 +42,19 @@ using image::BlobDescriptor;
 // One blob on its way into the store (or there already).
 struct Blob {
   BlobDescriptor desc;
-  std::string path;  // the file to read: the temporary one while downloading
-  bool cached = false;
-  Fd out;            // write end, while downloading
-  Sha256 hash;
+  std::string path;  // the file to read: the store's, or the writer's while downloading
+  std::unique_ptr<image::BlobWriter> writer;  // none when the store has the blob
   std::mutex mu;
   std::condition_variable cv;
-  uint64_t have = 0;  // bytes written to `path`
+  uint64_t have = 0;  // bytes written to `path`, for readers (under mu)
   bool done = false;
+  bool cancelled = false;  // stopped because something else failed: not a cause
   std::exception_ptr error;
 
-  void finish(std::exception_ptr e) {
+  void finish(std::exception_ptr e, bool stopped = false) {
     std::lock_guard lock(mu);
     done = true;
+    cancelled = stopped;
     error = std::move(e);
     cv.notify_all();
   }
@@ -70,22 +70,16 @@ struct Blob {
   }
 };
 
-void write_all(int fd, const char* p, size_t n, const std::string& what) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) throw Error(errno, "write", what);
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
+// Thrown into a download to stop it (another blob or the conversion failed).
+struct Cancelled {};
 
 class Downloader {
  public:
-  Downloader(Client& client, image::Store& store, Progress& progress, std::atomic<bool>& cancel)
-      : client_(client), store_(store), progress_(progress), cancel_(cancel) {}
+  Downloader(Client& client, Progress& progress, std::atomic<bool>& cancel)
+      : client_(client), progress_(progress), cancel_(cancel) {}
 
-  // Fetches BLOB into its temporary file, verified, then into the store.
+  // Fetches BLOB into its work file, verified; pull_image() keeps it once
+  // everything checked out.
   void fetch(HttpSession& s, Blob& b) {
     std::string what = "layer " + b.desc.digest;
     uint64_t skip = 0;  // bytes of a 200 answer to a Range request we have already
@@ -100,7 +94,7 @@ class Downloader {
       if (have > 0) r.headers.push_back(fmt::format("Range: bytes={}-", have));
       bool first = true;
       r.on_body = [&b, &skip, this, have, first, what](long status, const char* p, size_t n) mutable {
-        if (cancel_) throw Error(what + ": cancelled");
+        if (cancel_) throw Cancelled{};
         if (first) {
           first = false;
           skip = status == 206 ? 0 : have;  // no Range support: the whole blob again
@@ -113,8 +107,7 @@ class Downloader {
         if (n == 0) return;
         if (b.desc.size && b.have + n > *b.desc.size)
           throw Error(fmt::format("{}: larger than the {} bytes its manifest says", what, *b.desc.size));
-        write_all(b.out.get(), p, n, what);
-        b.hash.update(p, n);
+        b.writer->write(p, n);
         {
           std::lock_guard lock(b.mu);
           b.have += n;
@@ -127,10 +120,8 @@ class Downloader {
     client_.send_ok(s, make, what);
     if (b.desc.size && b.have != *b.desc.size)
       throw Error(fmt::format("{}: size mismatch (manifest says {}, got {})", what, *b.desc.size, b.have));
-    if (std::string got = b.hash.digest(); got != b.desc.digest)
+    if (const std::string& got = b.writer->digest(); got != b.desc.digest)
       throw Error(fmt::format("{}: digest mismatch (got {})", what, got));
-    if (::fsync(b.out.get()) != 0) throw_errno("fsync", b.path);
-    b.out.reset();  // put into the store by pull_image() once everything checked out
     progress_.done(b.desc.digest);
   }
 
@@ -157,6 +148,8 @@ class Downloader {
         if (!s) s = client_.session();
         fetch(*s, b);
         b.finish(nullptr);
+      } catch (const Cancelled&) {
+        b.finish(std::current_exception(), true);
       } catch (...) {
         cancel_ = true;  // one failed blob fails the pull: stop the others
         b.finish(std::current_exception());
@@ -165,7 +158,6 @@ class Downloader {
   }
 
   Client& client_;
-  image::Store& store_;
   Progress& progress_;
   std::atomic<bool>& cancel_;
   std::vector<Blob*> queue_;
@@ -173,19 +165,12 @@ class Downloader {
   std::vector<std::thread> workers_;
 };
 
-// Throws the first real download error. A "cancelled" is never one: it
-// followed another blob's error, or the conversion's own (which the caller
-// throws then).
+// Throws the first real download error. A cancelled download is never one:
+// it followed another blob's error, or the conversion's own (which the
+// caller throws then).
 void rethrow_download_error(const std::vector<Blob*>& blobs) {
-  for (Blob* b : blobs) {
-    if (!b->error) continue;
-    try {
-      std::rethrow_exception(b->error);
-    } catch (const Error& e) {
-      if (std::string_view(e.what()).ends_with(": cancelled")) continue;
-      throw;
-    }
-  }
+  for (Blob* b : blobs)
+    if (b->error && !b->cancelled) std::rethrow_exception(b->error);
 }
 
 // The config of an image the store holds already (its SquashFS file and
@@ -238,17 +223,6 @@ image::FetchDocument fetcher(Client& client, HttpSession& s, const image::Store&
   };
 }
 
-// Removes temporary files unless released.
-struct TempFiles {
-  std::vector<std::string> paths;
-  TempFiles() = default;
-  TempFiles(const TempFiles&) = delete;
-  TempFiles& operator=(const TempFiles&) = delete;
-  ~TempFiles() {
-    for (const auto& p : paths) ::unlink(p.c_str());
-  }
-  const std::string& add(std::string p) { return paths.emplace_back(std::move(p)); }
-};
 
 }  // namespace
 
@@ -277,7 +251,6 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
   // One Blob per distinct digest; cached ones are complete already.
   std::map<std::string, std::unique_ptr<Blob>> blobs;
   std::vector<Blob*> missing, all;
-  TempFiles temps;  // partial blobs, then the SquashFS file
   for (size_t i = img.layers.size(); i-- > 0;) {  // newest first
     const BlobDescriptor& d = img.layers[i];
     auto& slot = blobs[d.digest];
@@ -290,14 +263,12 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
     struct stat st {};
     if (::stat(kept.c_str(), &st) == 0 && (!d.size || static_cast<uint64_t>(st.st_size) == *d.size)) {
       b.path = kept;
-      b.cached = true;
       b.done = true;
       b.have = static_cast<uint64_t>(st.st_size);
       continue;
     }
-    b.path = temps.add(store.temp_path());
-    b.out = Fd(::open(b.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!b.out) throw_errno("create", b.path);
+    b.writer = std::make_unique<image::BlobWriter>(store);
+    b.path = b.writer->path();
     missing.push_back(&b);
   }
 
@@ -313,7 +284,7 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
     image::LayerSource src;
     src.label = layers[i].label;
     src.fd = readers.back().get();
-    if (!b->cached)
+    if (b->writer)
       src.wait = [b](uint64_t consumed, const std::atomic<bool>& stop) { return b->wait(consumed, stop); };
     src.on_uncompressed = [h = &diff[i]](const void* p, size_t n) { h->update(p, n); };
     sources.push_back(std::move(src));
@@ -322,12 +293,12 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
   Progress progress(options.progress == PullOptions::Progress::kQuiet, "downloaded");
   for (Blob* b : missing) progress.blob(b->desc.digest, b->desc.size.value_or(0));
   std::atomic<bool> cancel{false};
-  Downloader downloader(client, store, progress, cancel);
+  Downloader downloader(client, progress, cancel);
   downloader.start(missing, options.client.config.pull_jobs_or_default());
 
-  std::string out = temps.add(store.temp_path());
+  TempFile out(store.temp_path());
   try {
-    result.stats = image::convert_layers(sources, out, options.convert);
+    result.stats = image::convert_layers(sources, out.path(), options.convert);
   } catch (...) {
     cancel = true;
     for (Blob* b : missing) b->cv.notify_all();
@@ -346,10 +317,10 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
   }
   for (Blob* b : missing) {
     result.downloaded += b->have;
-    store.put_blob(b->path, b->desc.digest);  // open readers keep reading the same file
+    b->writer->keep();  // open readers keep reading the same file
   }
-  result.image = store.add(out, img.config, {ref}, img.manifest);
-  temps.paths.clear();  // all renamed into the store by now
+  result.image = store.add(out.path(), img.config, {ref}, img.manifest);
+  out.release();  // moved into the store (or dropped there as a duplicate)
   return result;
 }
 

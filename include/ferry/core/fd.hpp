@@ -1,8 +1,10 @@
 /// Move-only owners of kernel resources (STYLE.md 5): Fd closes its
-/// descriptor, TempDir removes its directory tree, unless release()d.
+/// descriptor, TempFile removes its file unless release()d.
 #pragma once
 
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace ferry {
@@ -29,6 +31,33 @@ class Fd {
   int fd_ = -1;
 };
 
+/// A path whose file is removed when the owner goes, unless release()d:
+/// the work file of an import or a download that may fail half way.
+class TempFile {
+ public:
+  TempFile() = default;
+  explicit TempFile(std::string path) noexcept : path_(std::move(path)) {}
+  TempFile(TempFile&& o) noexcept : path_(std::exchange(o.path_, {})) {}
+  TempFile& operator=(TempFile&& o) noexcept {
+    if (this != &o) {
+      remove();
+      path_ = std::exchange(o.path_, {});
+    }
+    return *this;
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() { remove(); }
+
+  const std::string& path() const noexcept { return path_; }
+  /// The file has been moved away (renamed into place): keep it.
+  void release() noexcept { path_.clear(); }
+
+ private:
+  void remove() noexcept;
+  std::string path_;
+};
+
 /// open(2) that throws "open PATH: reason" on failure.
 Fd open_or_throw(const std::string& path, int flags, int mode = 0);
 
@@ -38,6 +67,10 @@ std::string fd_path(int fd);
 
 /// Reads a whole (small) file into a string; throws on failure.
 std::string read_file(const std::string& path);
+
+/// write(2) of all N bytes, across short writes and EINTR; throws
+/// "write WHAT: reason".
+void write_all(int fd, const void* data, size_t n, const std::string& what);
 
 /// Writes `data` to an existing file (e.g. /proc/self/uid_map); throws.
 void write_file(const std::string& path, std::string_view data);

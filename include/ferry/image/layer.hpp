@@ -53,6 +53,10 @@ struct LayerSource {
 
 enum class Compression { kNone, kGzip, kZstd };
 
+/// The compression of a blob that starts with the N bytes at DATA, by its
+/// magic number (gzip or zstd); kNone for anything else.
+Compression detect_compression(const void* data, size_t n);
+
 enum class EntryType { kFile, kDir, kSymlink, kHardlink, kCharDev, kBlockDev, kFifo };
 
 /// One tar header, as the layer says it (no policy applied yet).

@@ -14,12 +14,16 @@
 /// killed import or two at once never leave a half image or index behind.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ferry/core/fd.hpp"
+#include "ferry/core/sha256.hpp"
 #include "ferry/image/reference.hpp"
 
 namespace ferry::image {
@@ -84,6 +88,39 @@ class Store {
   void collect_blobs();
 
   std::string root_;
+};
+
+/// A layer blob on its way into STORE: written to a work file under tmp/
+/// while its sha256 is computed; keep() moves it to blobs/. Removed when
+/// destroyed unless kept. Used by import (blobs copied as they stream past
+/// the conversion) and by pull (blobs as they download).
+class BlobWriter {
+ public:
+  explicit BlobWriter(Store& store);
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
+
+  void write(const void* data, size_t n);
+  /// The work file (a reader may open it while it grows).
+  const std::string& path() const { return file_.path(); }
+  uint64_t size() const { return size_; }
+  /// The first bytes written (at most 4): enough to tell the compression.
+  std::string_view head() const { return {head_, head_n_}; }
+  /// "sha256:…" of everything written; call once the blob is complete.
+  const std::string& digest();
+  /// fsync, then moves the file to blob_path(digest()) unless the store has
+  /// that blob already.
+  void keep();
+
+ private:
+  Store& store_;
+  TempFile file_;
+  Fd fd_;
+  Sha256 hash_;
+  std::string digest_;
+  uint64_t size_ = 0;
+  char head_[4] = {};
+  size_t head_n_ = 0;
 };
 
 }  // namespace ferry::image
