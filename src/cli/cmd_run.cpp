@@ -2,6 +2,7 @@
 // three ways to choose the command.
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
 
 #include "command.hpp"
 #include "ferry/core/error.hpp"
@@ -53,10 +54,14 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
   runtime::RunRequest req;
   try {
     const std::string& name = rest[0];
-    if (o.pull != "never" && !image::is_path_spec(name) && !image::is_digest(name) &&
-        (o.pull == "always" || !image::find_stored(name)))
-      pull_into_store(name, o.reg, "", false);
-    req.image = image::resolve(name);
+    // One store lookup on the way to a container: a stored name (or, even
+    // with --pull=always, the id of a stored image) is not pulled.
+    bool pullable = o.pull != "never" && !name.empty() && !image::is_path_spec(name) && !image::is_digest(name);
+    bool hex = name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
+    std::optional<image::ResolvedImage> found;
+    if (pullable && (o.pull == "missing" || hex)) found = image::resolve_name(name);
+    if (pullable && !found) pull_into_store(name, o.reg, "", false);
+    req.image = found ? std::move(*found) : image::resolve(name);
     req.command.assign(rest.begin() + 1, rest.end());
     if (mode == Mode::Exec && req.command.empty())
       throw Error("no command given (usage: ferry exec [OPTIONS] IMAGE COMMAND [ARG...])");

@@ -128,14 +128,20 @@ bool is_path_spec(const std::string& spec) {
          spec == ".." || ::access(spec.c_str(), F_OK) == 0;
 }
 
-ResolvedImage resolve(const std::string& spec) {
-  if (spec.empty()) throw Error("image name is empty");
-  if (is_path_spec(spec)) return resolve_path(spec);
+std::optional<ResolvedImage> resolve_name(const std::string& spec) {
   auto stored = find_stored(spec);
-  if (!stored) throw Error("no such image in the store (ferry images lists them) and no such file");
+  if (!stored) return std::nullopt;
   ResolvedImage img = resolve_path(stored->sqfs);
   img.name = spec;
   return img;
+}
+
+ResolvedImage resolve(const std::string& spec) {
+  if (spec.empty()) throw Error("image name is empty");
+  if (is_path_spec(spec)) return resolve_path(spec);
+  auto img = resolve_name(spec);
+  if (!img) throw Error("no such image in the store (ferry images lists them) and no such file");
+  return std::move(*img);
 }
 
 }  // namespace ferry::image

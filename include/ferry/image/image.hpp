@@ -47,6 +47,10 @@ struct ResolvedImage {
 /// one-line Error when there is no such image.
 ResolvedImage resolve(const std::string& spec);
 
+/// SPEC as a name in the stores (a reference or an image id prefix), or
+/// nothing when no store has it. resolve() without the path case.
+std::optional<ResolvedImage> resolve_name(const std::string& spec);
+
 /// True when resolve() takes SPEC as a path: it exists, or is written like
 /// one (/x, ./x, ../x, ., ..).
 bool is_path_spec(const std::string& spec);
