@@ -14,7 +14,7 @@
 
 #include <chrono>
 #include <fmt/format.h>
-#include <map>
+#include <fmt/ranges.h>
 #include <mutex>
 #include <thread>
 
@@ -24,12 +24,12 @@
 
 namespace ferry::registry {
 
-const char* const kManifestAccept =
+namespace {
+
+constexpr const char* kManifestAccept =
     "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json, "
     "application/vnd.docker.distribution.manifest.v2+json";
-
-namespace {
 
 using Clock = std::chrono::steady_clock;
 
@@ -41,7 +41,7 @@ struct Endpoint {
   std::string ca_file;
   std::optional<Credentials> creds;
   std::optional<Challenge> challenge;
-  std::map<std::string, Token> tokens;  // by scope
+  std::optional<Token> token;  // for this client's scopes
 };
 
 std::string connect_host(const std::string& domain) {
@@ -68,9 +68,14 @@ struct Client::State {
   size_t current = 0;
   std::mutex mu;  // guards endpoints' scheme, challenge and tokens, and current
 
-  std::string scope() const {
-    if (ref.path.empty()) return "";
-    return "repository:" + ref.path + (opt.push ? ":pull,push" : ":pull");
+  // What a token must allow: this repository, and for a push the
+  // repositories blobs may be mounted from (as Docker asks).
+  std::vector<std::string> scopes() const {
+    std::vector<std::string> out;
+    if (ref.path.empty()) return out;
+    out.push_back("repository:" + ref.path + (opt.push ? ":pull,push" : ":pull"));
+    for (const auto& from : opt.mount_from) out.push_back("repository:" + from + ":pull");
+    return out;
   }
   std::string origin(const Endpoint& ep) const { return ep.scheme + "://" + ep.host; }
   std::string base(const Endpoint& ep) const {
@@ -102,7 +107,7 @@ struct Client::State {
                               "(list the registry as insecure to allow it)", ep.domain));
     std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
     url += "service=" + url_escape(c.param("service"));
-    if (!scope().empty()) url += "&scope=" + url_escape(scope());
+    for (const auto& scope : scopes()) url += "&scope=" + url_escape(scope);
     HttpRequest req;
     req.url = url;
     if (ep.creds) req.headers.push_back("Authorization: Basic " + base64_encode(ep.creds->user + ":" + ep.creds->password));
@@ -122,7 +127,8 @@ struct Client::State {
                               ep.creds ? "login refused: wrong user name or password" : "authentication required",
                               r.status));
     if (r.status != 200) throw Error(fmt::format("{}: the token service answered {}", ep.domain, r.status));
-    log::debug(fmt::format("{}: new token for {}", ep.domain, scope().empty() ? "(no scope)" : scope()));
+    log::debug(fmt::format("{}: new token for {}", ep.domain,
+                           scopes().empty() ? "(no scope)" : fmt::format("{}", fmt::join(scopes(), " "))));
     return parse_token(r.body, ep.domain);
   }
 
@@ -132,10 +138,8 @@ struct Client::State {
     if (!ep.challenge) return "";
     if (ep.challenge->scheme == "basic")
       return ep.creds ? "Authorization: Basic " + base64_encode(ep.creds->user + ":" + ep.creds->password) : "";
-    auto it = ep.tokens.find(scope());
-    if (it == ep.tokens.end() || it->second.stale(Clock::now()))
-      it = ep.tokens.insert_or_assign(scope(), fetch_token(s, ep)).first;
-    return "Authorization: Bearer " + it->second.value;
+    if (!ep.token || ep.token->stale(Clock::now())) ep.token = fetch_token(s, ep);
+    return "Authorization: Bearer " + ep.token->value;
   }
 
   // After a 401: takes its challenge. False when there is nothing new to try.
@@ -143,11 +147,10 @@ struct Client::State {
     auto c = parse_challenge(r.header("www-authenticate"));
     if (!c) return false;
     std::lock_guard lock(mu);
-    bool had_token = ep.tokens.erase(scope()) > 0;
+    ep.token.reset();
     bool was_basic = ep.challenge && ep.challenge->scheme == "basic";
     ep.challenge = c;
     if (c->scheme == "basic") return ep.creds && !was_basic;
-    (void)had_token;
     return true;
   }
 };
@@ -169,11 +172,6 @@ std::unique_ptr<HttpSession> Client::session() const {
 }
 
 std::string Client::repository() const { return st_->ref.repository(); }
-
-std::string Client::endpoint() const {
-  std::lock_guard lock(st_->mu);
-  return st_->origin(st_->endpoints[st_->current]);
-}
 
 int Client::retries() const { return st_->opt.config.pull_retries_or_default(); }
 

@@ -131,7 +131,7 @@ class Pusher {
   }
 
   // One blob, retried from a new session when a step fails.
-  void push(HttpSession& s, const Blob& b, PushResult& result) {
+  void push(HttpSession& s, const Blob& b) {
     for (int attempt = 0;; ++attempt) {
       try {
         std::string location;
@@ -147,7 +147,6 @@ class Pusher {
         if (attempt >= client_.retries()) throw;
       }
     }
-    (void)result;
   }
 
   void run(const std::vector<Blob>& blobs, int jobs, PushResult& result) {
@@ -161,7 +160,7 @@ class Pusher {
         for (size_t i; (i = next++) < blobs.size();) {
           try {
             if (!s) s = client_.session();
-            push(*s, blobs[i], result);
+            push(*s, blobs[i]);
           } catch (...) {
             errors[i] = std::current_exception();
             next = blobs.size();  // stop taking work
@@ -219,6 +218,7 @@ PushResult push_image(const image::StoredImage& image, const image::Store& store
 
   ClientOptions co = options.client;
   co.push = true;
+  co.mount_from = options.mount_from;
   Client client(dest, co);
   Progress progress(options.quiet, "pushed");
   for (const auto& b : blobs) progress.blob(b.digest, b.size);

@@ -35,7 +35,9 @@ expect_contains "$(cat "$T/again.err")" "already there" "a second push skips the
 # Another repository of the same registry: blobs mounted from the first.
 ferry_as_user tag local/bb:v1 "$REGISTRY/test/bb:v1"
 push "$REGISTRY/test/bb:v1" "$REGISTRY/other/bb:v2" >/dev/null 2>"$T/mount.err" || fail "mount push: $(cat "$T/mount.err")"
-grep -q 'mount=sha256' "$REGISTRY_LOG" || fail "no cross-repository mount was asked for"
+mounted=$(grep -c '"POST /v2/other/bb/blobs/uploads/?mount=sha256[^"]*" 201' "$REGISTRY_LOG" || true)
+expect_eq "$mounted" 3 "both layers and the config mounted from test/bb"
+grep -q '"PUT /v2/other/bb/blobs/uploads/' "$REGISTRY_LOG" && fail "a mounted blob was uploaded again"
 
 # Round trip: forget the image, pull it back, run it.
 ferry_as_user rmi local/bb:v1 "$REGISTRY/test/bb:v1" >/dev/null

@@ -25,6 +25,7 @@ struct ClientOptions {
   std::optional<bool> tls_verify;    ///< --tls-verify; false allows http and unverified TLS
   Config config;                     ///< mirrors, insecure registries, CA files, retries, timeout
   bool push = false;                 ///< ask for push access too
+  std::vector<std::string> mount_from;  ///< repositories a push may mount blobs from (read access asked too)
 };
 
 /// The request to send for one attempt; called again before every retry, so
@@ -63,17 +64,12 @@ class Client {
 
   /// "registry.example.org:5000/team/app", for messages.
   std::string repository() const;
-  /// The endpoint in use, "https://HOST".
-  std::string endpoint() const;
   int retries() const;
 
  private:
   struct State;
   std::unique_ptr<State> st_;
 };
-
-/// The Accept header for manifests: OCI and Docker schema 2, images and indexes.
-extern const char* const kManifestAccept;
 
 /// Checks that CREDS (or none) are accepted by REGISTRY (`ferry login`):
 /// GET /v2/ and the token flow. Throws a one-line Error otherwise.
