@@ -4,6 +4,7 @@
 # next pull removes, and that pull succeeds.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/registry.bash"
+need_fuse
 
 registry_start plain
 make_busybox_image "$T/bigroot"
@@ -31,7 +32,8 @@ expect_eq "$(ferry_as_user run "$ref")" "v1" "the image runs"
 
 # A pull killed mid-transfer: SIGKILL as soon as its work files appear.
 ferry_as_user rmi "$ref" >/dev/null
-ferry_as_user pull -q --tls-verify=false "$ref" >/dev/null 2>&1 &
+# as_user execs, so $! is ferry itself (a shell function would give the subshell's pid).
+as_user env FERRY_STORE="$store" "$FERRY" pull -q --tls-verify=false "$ref" >/dev/null 2>&1 &
 victim=$!
 for _ in $(seq 500); do
   [ -z "$(ls "$store/tmp")" ] || break
@@ -39,6 +41,7 @@ for _ in $(seq 500); do
 done
 kill -9 "$victim" 2>/dev/null || fail "the pull ended before it could be killed mid-transfer"
 wait "$victim" 2>/dev/null || true
+kill -0 "$victim" 2>/dev/null && fail "the pull survived SIGKILL"
 [ -n "$(ls "$store/tmp")" ] || fail "no work files seen from the killed pull"
 expect_eq "$(ls "$store/images" | wc -l)" 0 "a killed pull publishes nothing"
 ferry_as_user pull -q --tls-verify=false "$ref" >/dev/null || fail "the pull after a killed one failed"

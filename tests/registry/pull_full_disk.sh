@@ -3,6 +3,7 @@
 # in tmp/, the index unchanged. Needs root to mount a small tmpfs.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/registry.bash"
+need_fuse
 [ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
 
 registry_start plain
@@ -15,7 +16,9 @@ registry_upload_oci "$T/big-img" test/big:v1 >/dev/null
 
 mkdir "$T/small"
 mount -t tmpfs -o size=4m,mode=0755 tmpfs "$T/small" || skip "cannot mount tmpfs"
-trap 'registry_stop; umount "$T/small" 2>/dev/null' EXIT
+# Before registry.bash's and tests/lib.sh's own exit work (they remove $T).
+eval "_prev_exit=$(trap -p EXIT | sed "s/^trap -- //; s/ EXIT\$//")"
+trap 'umount "$T/small" 2>/dev/null; eval "$_prev_exit"' EXIT
 store="$T/small/store"
 user_dir "$store"
 ferry_as_user() { as_user env FERRY_STORE="$store" "$FERRY" "$@"; }

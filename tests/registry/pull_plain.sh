@@ -44,12 +44,9 @@ expect_fail err pull -q --tls-verify=false "$REGISTRY/test/busybox@$wrong"
 expect_contains "$err" "$wrong" "wrong digest: named"
 expect_contains "$err" "not found" "wrong digest: why"
 
-# Without --tls-verify=false, plain http is refused: ferry speaks TLS to it.
-# (retries = 0: ferry retries TLS errors as if they were transient, 8 s in
-# all by default; pull_tls.sh checks they are not.)
+# Without --tls-verify=false, plain http is refused: ferry speaks TLS to it
+# (and does not retry a TLS failure; pull_tls.sh checks that).
 rm -rf "$STORE" && user_dir "$STORE"
-user_config "[pull]
-retries = 0"
 expect_fail err pull -q "$ref"
 expect_contains "$err" "$ref" "http refused: names the reference"
 expect_contains "$err" "SSL" "http refused: a TLS error"

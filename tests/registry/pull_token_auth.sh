@@ -38,6 +38,13 @@ insecure = true"
 out=$T/outputs
 : >"$out"
 keep() { printf '%s\n' "$1" >>"$out"; }
+# ok WHAT CMD...: runs ferry CMD as the user, keeps its output, fails the test if it fails.
+ok() {
+  local what=$1 o
+  shift
+  o=$(ferry_as_user "$@" 2>&1) || fail "$what: $o"
+  keep "$o"
+}
 
 # No credentials, a wrong password: refused, one line each, nothing stored.
 expect_fail err pull -q "$ref"
@@ -61,26 +68,27 @@ expect_contains "$(tail -1 "$TOKEN_LOG")" "user=$REGISTRY_USER service=ferry-tes
 rm -rf "$STORE" && user_dir "$STORE"
 keep "$(printf '%s\n' "$REGISTRY_PASS" | ferry_as_user --debug login -u "$REGISTRY_USER" --password-stdin "$REGISTRY" 2>&1)"
 before=$(wc -l <"$TOKEN_LOG")
-keep "$(ferry_as_user --debug pull "$ref" 2>&1)"
+ok "pull after login" --debug pull "$ref"
 expect_eq "$(($(wc -l <"$TOKEN_LOG") - before))" 1 "tokens issued for one pull after login"
+expect_contains "$(tail -1 "$TOKEN_LOG")" "user=$REGISTRY_USER " "the token after login is the user's"
 keep "$(ferry_as_user --debug logout "$REGISTRY" 2>&1)"
 keep "$(ferry_as_user --debug pull --creds "$REGISTRY_USER:wrong-$REGISTRY_PASS" "$ref" 2>&1 || true)"
 
 # Short-lived tokens, refused by the registry once expired: pulls more than
-# the lifetime apart each get a token of their own and succeed; a pull
-# whose token would expire under it asks for a fresh one.
+# the lifetime apart each get a token of their own and succeed.
 registry_start token --token-expires=2 --token-strict-expiry
 registry_upload_oci "$L" test/layers:v1 >/dev/null
 ref=$REGISTRY/test/layers:v1
 user_config "[registries.\"$REGISTRY\"]
 insecure = true"
 rm -rf "$STORE" && user_dir "$STORE"
-keep "$(ferry_as_user --debug pull --creds "$REGISTRY_USER:$REGISTRY_PASS" "$ref" 2>&1)"
+ok "first pull with short-lived tokens" --debug pull --creds "$REGISTRY_USER:$REGISTRY_PASS" "$ref"
 sleep 3
 ferry_as_user rmi "$ref" >/dev/null
-keep "$(ferry_as_user --debug pull --creds "$REGISTRY_USER:$REGISTRY_PASS" "$ref" 2>&1)"
+before=$(wc -l <"$TOKEN_LOG")
+ok "pull after the first token expired" --debug pull --creds "$REGISTRY_USER:$REGISTRY_PASS" "$ref"
+[ "$(wc -l <"$TOKEN_LOG")" -gt "$before" ] || fail "the expired token was used again"
 expect_eq "$(ferry_as_user run "$ref")" "layer 4" "pulled with short-lived tokens"
-keep "$(ferry_as_user --debug pull --creds "$REGISTRY_USER:$REGISTRY_PASS" "$ref" 2>&1)"
 
 # Anonymous pull where the registry allows it: a token without credentials.
 registry_start token --anonymous-pull

@@ -27,9 +27,10 @@ check_bad() {  # check_bad WHAT SOURCE NAME EXPECTED-SUBSTRING
   expect_contains "$err" "$4" "$1 message"
   expect_eq "$(snapshot)" "$before" "$1 leaves the store as it was"
 }
-check_bad "truncated gzip" "tar:$T/truncated.tar.gz" bad/a "truncated.tar.gz"
-check_bad "not a tarball" "tar:$T/garbage.tar" bad/b "garbage.tar"
-check_bad "hostile path" "tar:$T/hostile.tar" bad/c ".."
-check_bad "missing file" "tar:$T/none.tar" bad/d "none.tar"
-check_bad "unknown source kind" "zip:$T/plain.tar" bad/e "zip:"
+# Each message says what is wrong, beyond the "import SOURCE:" prefix.
+check_bad "truncated gzip" "tar:$T/truncated.tar.gz" bad/a "truncated gzip input"
+check_bad "not a tarball" "tar:$T/garbage.tar" bad/b "Unrecognized archive format"
+check_bad "hostile path" "tar:$T/hostile.tar" bad/c 'path has a ".." component'
+check_bad "missing file" "tar:$T/none.tar" bad/d "open $T/none.tar: No such file or directory"
+check_bad "unknown source kind" "zip:$T/plain.tar" bad/e "unknown source 'zip:"
 check_bad "malformed name" "tar:$T/plain.tar" "Bad/Name" "invalid reference"

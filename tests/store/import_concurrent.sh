@@ -2,6 +2,7 @@
 # import killed with SIGKILL leaves the store as it was, and its temporary
 # file is cleaned by the next run.
 . "$(dirname "$0")/../lib.sh"
+need_fuse
 
 make_busybox_image "$T/rootfs"
 # Big enough that the import takes a moment: the busybox tree plus 120 MB

@@ -2,6 +2,7 @@
 # cause, and the store is left exactly as it was (no image, no blob, nothing
 # in tmp/, the index unchanged). Needs root to mount a small tmpfs.
 . "$(dirname "$0")/../lib.sh"
+need_fuse
 [ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
 
 make_busybox_image "$T/rootfs"
@@ -11,7 +12,9 @@ tar -C "$T/rootfs" -czf "$T/big.tar.gz" .
 chmod a+r "$T/rootfs.tar.gz" "$T/big.tar.gz"
 mkdir "$T/small"
 mount -t tmpfs -o size=4m,mode=0755 tmpfs "$T/small" || skip "cannot mount tmpfs"
-trap 'umount "$T/small" 2>/dev/null' EXIT
+# Before tests/lib.sh's own exit work (it removes $T).
+eval "_prev_exit=$(trap -p EXIT | sed "s/^trap -- //; s/ EXIT\$//")"
+trap 'umount "$T/small" 2>/dev/null; eval "$_prev_exit"' EXIT
 store="$T/small/store"
 user_dir "$store"
 ferry_as_user() { as_user env FERRY_STORE="$store" "$FERRY" "$@"; }

@@ -18,7 +18,7 @@ ferry_as_user() { as_user env FERRY_STORE="$T/user" FERRY_SITE_CONFIG="$T/site.t
 expect_eq "$(ferry_as_user run site/tools:1 cat /etc/os-release | head -1)" 'NAME="ferry test image"' "run from the site store"
 list=$(ferry_as_user images)
 expect_contains "$list" "site/tools" "images lists site images"
-expect_contains "$(printf '%s\n' "$list" | grep site/tools)" "site" "marked as site"
+expect_eq "$(awk '$1 == "site/tools" { print $NF }' <<<"$list")" site "marked as site"
 expect_contains "$(ferry_as_user images --format json)" '"Store": "site"' "json store field"
 expect_contains "$(ferry_as_user inspect site/tools:1)" "$T/site/images/" "inspect shows the site file"
 [ ! -e "$T/user/repositories.json" ] || fail "looking up a site image wrote to the user's store"
