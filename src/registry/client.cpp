@@ -8,7 +8,8 @@
 //     authenticate (Basic: the credentials; Bearer: a token for this
 //     repository's scope from the realm, cached until it expires);
 //   - credentials and tokens only ever go into Authorization headers, to
-//     the registry's own host (curl drops them on redirects elsewhere), and
+//     the registry's own host and its token realm (curl drops them on
+//     redirects elsewhere), and
 //     are never logged.
 #include "ferry/registry/client.hpp"
 
