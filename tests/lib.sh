@@ -116,3 +116,49 @@ expect_status() {
   "$@" || got=$?
   [ "$got" = "$want" ] || fail "'$*': exit status $got, expected $want"
 }
+
+# --- shared image mounts -------------------------------------------------------
+# share_setup [GRACE]: this test's own rendezvous directory ($XDG, as
+# XDG_RUNTIME_DIR) and ferry.toml ($CFG, as XDG_CONFIG_HOME) with
+# [mounts] grace = GRACE (default 1 s), so that its mount holders are
+# apart from other tests' and end soon.
+share_setup() {
+  XDG=$T/xdg
+  CFG=$T/cfg
+  mkdir -p "$XDG" "$CFG/ferry"
+  chmod 0700 "$XDG"
+  printf '[mounts]\ngrace = %s\n' "${1:-1}" >"$CFG/ferry/ferry.toml"
+  chmod -R a+rX "$CFG"
+  if [ "$(id -u)" = 0 ]; then chown "$TEST_UID:$TEST_GID" "$XDG"; fi
+  return 0
+}
+
+# ferry_shared ARG...: ferry as the test user with share_setup's directories.
+ferry_shared() { as_user env XDG_RUNTIME_DIR="$XDG" XDG_CONFIG_HOME="$CFG" "$FERRY" "$@"; }
+
+# holder_keys: the keys of this test's live mount holders, as ferry lists them.
+holder_keys() { ferry_shared mounts --format json | /usr/bin/python3 -c 'import json,sys; [print(h["Key"]) for h in json.load(sys.stdin)]'; }
+
+# holders_in_proc KEY: the pids of mount-holder processes for KEY, found in
+# /proc by their command line (not by asking ferry).
+holders_in_proc() {
+  local d
+  for d in /proc/[0-9]*; do
+    { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -q -- "mount-holder --key $1 " && echo "${d#/proc/}"
+  done
+  return 0
+}
+
+# fuse_devs PID...: the distinct device numbers of the fuse.ferry mounts the
+# processes see: one per FUSE connection, however many namespaces show it.
+fuse_devs() {
+  local p
+  for p in "$@"; do awk '$0 ~ / - fuse.ferry / {print $3}' "/proc/$p/mountinfo" 2>/dev/null; done | sort -u
+}
+
+# wait_gone PID [TENTHS]: waits for PID to exit (default 10 s); false if not.
+wait_gone() {
+  local i
+  for i in $(seq "${2:-100}"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  return 1
+}

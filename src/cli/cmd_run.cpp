@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "command.hpp"
+#include "ferry/core/config.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/image/image.hpp"
 #include "ferry/runtime/container.hpp"
@@ -25,6 +26,7 @@ struct RunOptions {
   bool writable_tmpfs = false;
   std::string shell;
   std::string pull = "missing";
+  bool no_share = false;
   RegistryOptions reg;
 };
 
@@ -38,6 +40,8 @@ void add_container_options(CLI::App& sub, RunOptions& o) {
   sub.add_option("-w,--workdir", o.workdir, "Working directory inside the container");
   sub.add_flag("--writable-tmpfs", o.writable_tmpfs,
                "Allow writes anywhere; they go to a tmpfs and vanish at exit");
+  sub.add_flag("--no-share", o.no_share,
+               "SquashFS: mount the image privately, not through the node's shared mount holder");
   sub.add_option("--pull", o.pull, "Pull IMAGE from its registry: missing (not in the store), always, never")
       ->check(CLI::IsMember({"missing", "always", "never"}));
   add_registry_options(sub, o.reg);
@@ -78,6 +82,11 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
     req.clean_env = o.clean_env;
     if (!o.workdir.empty()) req.workdir = o.workdir;
     req.writable_tmpfs = o.writable_tmpfs;
+    if (req.image.format == image::Format::Squashfs) {
+      Config config = load_config();
+      req.share = !o.no_share && config.mounts_share_or_default();
+      req.share_grace = config.mounts_grace_or_default();
+    }
     return runtime::run(runtime::build_spec(req));
   } catch (Error& e) {
     throw e.context(std::string(kVerb[static_cast<int>(mode)]) + " " + rest[0]);

@@ -17,7 +17,7 @@ using Handler = std::function<int()>;
 
 struct Command {
   const char* name;
-  const char* summary;
+  const char* summary;  ///< empty: hidden from --help (ferry's own use)
   /// Adds the subcommand's options to `sub`; returns its handler.
   Handler (*setup)(CLI::App& sub);
 };
@@ -39,5 +39,8 @@ Handler setup_pull(CLI::App& sub);
 Handler setup_push(CLI::App& sub);
 Handler setup_login(CLI::App& sub);
 Handler setup_logout(CLI::App& sub);
+Handler setup_mounts(CLI::App& sub);
+Handler setup_umount(CLI::App& sub);
+Handler setup_mount_holder(CLI::App& sub);
 
 }  // namespace ferry::cli

@@ -27,6 +27,9 @@ const std::vector<Command>& commands() {
       {"export", "Write a stored image out, as SquashFS or a tarball", setup_export},
       {"login", "Save credentials for a registry", setup_login},
       {"logout", "Forget the credentials for a registry", setup_logout},
+      {"mounts", "List your shared image mounts on this node", setup_mounts},
+      {"umount", "End an idle shared image mount (or all: --all)", setup_umount},
+      {"mount-holder", "", setup_mount_holder},
   };
   return table;
 }
@@ -59,6 +62,7 @@ int run_main(int argc, char** argv) {
   for (const auto& c : commands()) {
     if (only != nullptr && only != &c) continue;
     CLI::App* sub = app.add_subcommand(c.name, c.summary);
+    if (c.summary[0] == '\0') sub->group("");
     Handler h = c.setup(*sub);
     sub->callback([&handler, h] { handler = h; });
   }

@@ -89,6 +89,16 @@ void parse_pull(const toml::table& pull, const std::string& name, Config& into) 
     into.pull_timeout = int_in_range(*n, name, "pull.timeout", 1, 3600);
 }
 
+void parse_mounts(const toml::table& mounts, const std::string& name, Config& into) {
+  check_keys(mounts, name, "mounts", {"share", "grace"});
+  if (const toml::node* n = mounts.get("share")) {
+    if (!n->is_boolean())
+      throw Error(fmt::format("{}: mounts.share must be true or false", where(name, n->source())));
+    into.mounts_share = n->as_boolean()->get();
+  }
+  if (const toml::node* n = mounts.get("grace")) into.mounts_grace = int_in_range(*n, name, "mounts.grace", 0, 86400);
+}
+
 // One [registries."DOMAIN"] table; its keys override the earlier file's.
 void parse_registry(const toml::table& t, const std::string& domain, const std::string& name,
                     RegistryConfig& into) {
@@ -149,7 +159,7 @@ void parse_config_text(std::string_view text, const std::string& name, Config& i
     throw Error(fmt::format("{}: {}", where(name, err.source()), err.description()));
   }
   const toml::table& root = parsed.table();
-  check_keys(root, name, "", {"store", "import", "pull", "registries"});
+  check_keys(root, name, "", {"store", "import", "pull", "mounts", "registries"});
   if (const toml::table* store = sub_table(root, "store", name)) parse_store(*store, name, into);
   if (const toml::table* imp = sub_table(root, "import", name)) {
     check_keys(*imp, name, "import", {"zstd-level"});
@@ -157,6 +167,7 @@ void parse_config_text(std::string_view text, const std::string& name, Config& i
       into.zstd_level = int_in_range(*level, name, "import.zstd-level", 1, 22);
   }
   if (const toml::table* pull = sub_table(root, "pull", name)) parse_pull(*pull, name, into);
+  if (const toml::table* mounts = sub_table(root, "mounts", name)) parse_mounts(*mounts, name, into);
   if (const toml::table* regs = sub_table(root, "registries", name)) parse_registries(*regs, name, into);
 }
 

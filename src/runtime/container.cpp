@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "accounts.hpp"
 #include "exec.hpp"
@@ -23,6 +24,7 @@
 #include "ferry/image/squashfs_server.hpp"
 #include "mount_ops.hpp"
 #include "namespaces.hpp"
+#include "rendezvous.hpp"
 #include "rootfs.hpp"
 #include "supervise.hpp"
 
@@ -67,29 +69,6 @@ std::vector<OpenedMount> open_sources(const std::vector<Mount>& mounts) {
     out.push_back({&m, std::move(tree), S_ISDIR(st.st_mode)});
   }
   return out;
-}
-
-// FUSE must be opened inside the new user namespace: the kernel ties the
-// connection to the opener's namespace (fs/fuse/inode.c, fuse_fill_super).
-Fd open_fuse_device() {
-  Fd fd(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
-  if (fd) return fd;
-  int err = errno;
-  if (err == EACCES || err == EPERM)
-    throw Error(err, "open", "/dev/fuse (FUSE is not usable by this user: /dev/fuse must be "
-                             "mode 0666, as sites set it, to run SquashFS images)");
-  if (err == ENOENT) throw Error(err, "open", "/dev/fuse (the fuse kernel module is not loaded)");
-  throw Error(err, "open", "/dev/fuse");
-}
-
-void mount_squashfs(image::SquashfsServer& server, const std::string& target, uid_t uid, gid_t gid) {
-  Fd fuse = open_fuse_device();
-  std::string data = fmt::format("fd={},rootmode=40000,user_id={},group_id={},default_permissions",
-                                 fuse.get(), uid, gid);
-  if (::mount("ferry", target.c_str(), "fuse.ferry", MS_RDONLY | MS_NOSUID | MS_NODEV, data.c_str()) != 0)
-    throw_errno("mount fuse", target);
-  // The kernel queues FUSE_INIT; nothing may touch the mount until it is served.
-  server.start(fuse.release());
 }
 
 void mount_directory(int image_tree, const std::string& image, const std::string& target) {
@@ -224,28 +203,38 @@ void pivot_into(const std::string& root) {
   if (::chdir("/") != 0) throw_errno("chdir", "/");
 }
 
+// The image's root tree: the caller's own FUSE mount (server), the mount
+// holder's (shared, joined), or a directory.
+struct ImageSource {
+  image::SquashfsServer* server = nullptr;
+  const SharedMount* shared = nullptr;
+};
+
 // Everything up to the exec, with the host paths opened first.
-pid_t start_container(const ContainerSpec& spec, image::SquashfsServer* server, const SignalGuard& signals) {
+pid_t start_container(const ContainerSpec& spec, ImageSource src, const SignalGuard& signals) {
   log::Timer total("container start");
   {
     log::Timer t("namespaces");
-    enter_namespaces(spec.process.uid, spec.process.gid);
+    if (src.shared != nullptr) join_namespaces(src.shared->pidfd.get(), src.shared->pid);
+    else enter_namespaces(spec.process.uid, spec.process.gid);
   }
   // Take every host path now: after unshare, because the kernel clones only
   // mounts of the caller's own mount namespace (check_mnt() in
   // fs/namespace.c), and before the staging tmpfs covers the host's /tmp.
+  // A joined holder's image mount is taken the same way, as a directory.
   auto opened = open_sources(spec.mounts);
   Fd image_tree;
-  if (server == nullptr) {
-    image_tree = clone_tree(AT_FDCWD, spec.root.path.c_str());
-    if (!image_tree) throw_errno("open image", spec.root.path);
+  if (src.server == nullptr) {
+    const std::string& from = src.shared != nullptr ? src.shared->root : spec.root.path;
+    image_tree = clone_tree(AT_FDCWD, from.c_str());
+    if (!image_tree) throw_errno("open image", from);
   }
   mount_tmpfs(kStaging, "mode=0700");
   std::string root = kLowerDir;
   std::vector<Generated> generated;
   {
     log::Timer t("root mount");
-    mount_image(spec, server, image_tree.get());
+    mount_image(spec, src.server, image_tree.get());
     Rootfs image(kLowerDir);
     generated = account_files(image, spec.account);
     auto points = plan_mount_points(image, opened, generated);
@@ -272,14 +261,23 @@ pid_t start_container(const ContainerSpec& spec, image::SquashfsServer* server, 
 }  // namespace
 
 int run(const ContainerSpec& spec) {
-  // Validate the image before the namespaces; this starts no thread.
+  // Before the namespaces, and single-threaded: validating the image starts
+  // no thread; joining or starting a holder forks.
   std::unique_ptr<image::SquashfsServer> server;
-  if (spec.root.format == image::Format::Squashfs) server = image::SquashfsServer::open(spec.root.path);
+  std::optional<SharedMount> shared;
+  if (spec.root.format == image::Format::Squashfs) {
+    if (spec.root.share) {
+      log::Timer t("join mount holder");
+      shared = acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace);
+    } else {
+      server = image::SquashfsServer::open(spec.root.path);
+    }
+  }
   // Signals are blocked before any thread exists, so that only the
-  // supervisor's sigwaitinfo ever receives them.
+  // supervisor's signalfd ever receives them.
   SignalGuard signals;
-  pid_t child = start_container(spec, server.get(), signals);
-  return supervise(child, signals);
+  pid_t child = start_container(spec, {server.get(), shared ? &*shared : nullptr}, signals);
+  return supervise(child, signals, shared ? shared->socket.get() : -1);
 }
 
 }  // namespace ferry::runtime

@@ -198,7 +198,7 @@ ContainerSpec build_spec(const RunRequest& req) {
   spec.process.gid = ::getgid();
   spec.process.args = compose_args(req);
   spec.process.env = compose_env(host_env, req);
-  spec.root = Root{req.image.path, req.image.format, req.writable_tmpfs};
+  spec.root = Root{req.image.path, req.image.format, req.writable_tmpfs, req.share, req.share_grace, req.image.name};
   spec.account = current_account(spec.process.uid, spec.process.gid);
   warn_other_user(req, spec.process.uid, spec.account.passwd_line.substr(0, spec.account.passwd_line.find(':')));
 

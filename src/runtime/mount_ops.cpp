@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fmt/format.h>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "ferry/image/squashfs_server.hpp"
 
 namespace ferry::runtime {
 namespace {
@@ -68,6 +70,29 @@ void mount_tmpfs(const std::string& target, const std::string& options) {
 void move_mount_to(const std::string& from, int dst_fd, const std::string& what) {
   if (::mount(from.c_str(), fd_path(dst_fd).c_str(), nullptr, MS_MOVE, nullptr) != 0)
     throw_errno("move mount onto", what);
+}
+
+// FUSE must be opened inside the new user namespace: the kernel ties the
+// connection to the opener's namespace (fs/fuse/inode.c, fuse_fill_super).
+static Fd open_fuse_device() {
+  Fd fd(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  if (fd) return fd;
+  int err = errno;
+  if (err == EACCES || err == EPERM)
+    throw Error(err, "open", "/dev/fuse (FUSE is not usable by this user: /dev/fuse must be "
+                             "mode 0666, as sites set it, to run SquashFS images)");
+  if (err == ENOENT) throw Error(err, "open", "/dev/fuse (the fuse kernel module is not loaded)");
+  throw Error(err, "open", "/dev/fuse");
+}
+
+void mount_squashfs(image::SquashfsServer& server, const std::string& target, uid_t uid, gid_t gid) {
+  Fd fuse = open_fuse_device();
+  std::string data = fmt::format("fd={},rootmode=40000,user_id={},group_id={},default_permissions",
+                                 fuse.get(), uid, gid);
+  if (::mount("ferry", target.c_str(), "fuse.ferry", MS_RDONLY | MS_NOSUID | MS_NODEV, data.c_str()) != 0)
+    throw_errno("mount fuse", target);
+  // The kernel queues FUSE_INIT; nothing may touch the mount until it is served.
+  server.start(fuse.release());
 }
 
 }  // namespace ferry::runtime

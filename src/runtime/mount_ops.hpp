@@ -3,9 +3,15 @@
 /// nothing in an image can redirect a mount by swapping a path component.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "ferry/core/fd.hpp"
+
+namespace ferry::image {
+class SquashfsServer;
+}
 
 namespace ferry::runtime {
 
@@ -40,5 +46,10 @@ void mount_tmpfs(const std::string& target, const std::string& options);
 
 /// Moves the mount at `from` onto the object behind dst_fd (MS_MOVE).
 void move_mount_to(const std::string& from, int dst_fd, const std::string& what);
+
+/// Mounts a FUSE file system at `target` served by SERVER: opens /dev/fuse
+/// (in the caller's user namespace, which the connection is tied to), mount(2)
+/// read-only, nosuid, nodev, for UID/GID only, then starts the server.
+void mount_squashfs(image::SquashfsServer& server, const std::string& target, uid_t uid, gid_t gid);
 
 }  // namespace ferry::runtime

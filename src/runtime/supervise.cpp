@@ -1,6 +1,8 @@
 #include "supervise.hpp"
 
 #include <dirent.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -13,6 +15,7 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "ferry/core/log.hpp"
 
 namespace ferry::runtime {
 namespace {
@@ -80,25 +83,39 @@ void become_subreaper() {
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) throw_errno("prctl", "PR_SET_CHILD_SUBREAPER");
 }
 
-int supervise(pid_t child, const SignalGuard& signals) {
+int supervise(pid_t child, const SignalGuard& signals, int holder_fd) {
+  Fd sigfd(::signalfd(-1, &signals.blocked(), SFD_CLOEXEC));
+  if (!sigfd) throw_errno("signalfd");
+  bool holder_lost = false;
   for (;;) {
-    siginfo_t info{};
-    int sig = ::sigwaitinfo(&signals.blocked(), &info);
-    if (sig < 0) continue;  // EINTR
+    pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {holder_fd, POLLIN | POLLRDHUP, 0}};
+    if (::poll(p, holder_fd >= 0 && !holder_lost ? 2 : 1, -1) < 0) continue;  // EINTR
+    if (holder_fd >= 0 && !holder_lost && p[1].revents != 0) {
+      // The holder never writes unasked: this is its end. The image is gone
+      // from under the container (its files answer ENOTCONN); stop it rather
+      // than let it fail in strange ways or hang.
+      holder_lost = true;
+      log::error("the mount holder of this image exited (killed?); stopping the container");
+      ::kill(child, SIGKILL);
+    }
+    if (p[0].revents == 0) continue;
+    signalfd_siginfo info{};
+    if (::read(sigfd.get(), &info, sizeof info) != sizeof info) continue;
+    int sig = static_cast<int>(info.ssi_signo);
     if (sig == SIGCHLD) {
       int status = 0;
       pid_t pid;
       while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
         if (pid == child) {
           reap_strays();
-          return status_code(status);
+          return holder_lost ? kExitFailure : status_code(status);
         }
       }
       continue;
     }
     // A signal the terminal sent (Ctrl-C, hangup) already reached the
     // command, which shares our process group; forward only the others.
-    if (info.si_code != SI_KERNEL) ::kill(child, sig);
+    if (info.ssi_code != SI_KERNEL) ::kill(child, sig);
   }
 }
 

@@ -30,6 +30,8 @@ void become_subreaper();
 
 /// Forwards signals to `child` until it exits, then kills and reaps every
 /// other descendant. Returns the exit status, or 128+N for signal N.
-int supervise(pid_t child, const SignalGuard& signals);
+/// holder_fd: the connection to the image's mount holder, or -1. If the
+/// holder goes away, the container is killed and 125 returned.
+int supervise(pid_t child, const SignalGuard& signals, int holder_fd = -1);
 
 }  // namespace ferry::runtime

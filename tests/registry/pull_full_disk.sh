@@ -31,5 +31,6 @@ expect_eq "$(echo "$err" | wc -l)" 1 "one line: $err"
 expect_contains "$err" "No space left on device" "names the cause"
 expect_contains "$err" "pull $REGISTRY/test/big:v1" "names the reference"
 expect_eq "$(snapshot)" "$before" "the store is as it was"
-expect_eq "$(ferry_as_user run "$REGISTRY/test/small:v1")" "v1" "the stored image still runs"
+# --no-share: a mount holder would keep the image open, and the tmpfs busy, past the test.
+expect_eq "$(ferry_as_user run --no-share "$REGISTRY/test/small:v1")" "v1" "the stored image still runs"
 echo "PASS: $TEST_NAME"

@@ -41,6 +41,10 @@ struct Config {
   std::optional<int> pull_retries;
   /// [pull] timeout: seconds a transfer may receive nothing, and the connect timeout (1-3600).
   std::optional<int> pull_timeout;
+  /// [mounts] share: containers of a SquashFS image join the node's mount holder.
+  std::optional<bool> mounts_share;
+  /// [mounts] grace: seconds a holder lingers after its last container (0-86400).
+  std::optional<int> mounts_grace;
   /// [registries."DOMAIN"]: a later file's entry merges over an earlier one's.
   std::map<std::string, RegistryConfig> registries;
 
@@ -48,6 +52,8 @@ struct Config {
   int pull_jobs_or_default() const { return pull_jobs.value_or(4); }
   int pull_retries_or_default() const { return pull_retries.value_or(5); }
   int pull_timeout_or_default() const { return pull_timeout.value_or(30); }
+  bool mounts_share_or_default() const { return mounts_share.value_or(true); }
+  int mounts_grace_or_default() const { return mounts_grace.value_or(60); }
 
   /// The settings for DOMAIN (exact match), or nullptr when none are configured.
   const RegistryConfig* registry(const std::string& domain) const {

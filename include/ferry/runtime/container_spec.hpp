@@ -44,6 +44,11 @@ struct Root {
   std::string path;  ///< host path of the directory or SquashFS file
   image::Format format = image::Format::Directory;
   bool writable_tmpfs = false;  ///< overlay a tmpfs: writes land there, vanish at exit
+  /// SquashFS: join this user's mount holder of the image on this node, or
+  /// start one (ferry/runtime/mounts.hpp); false: a private mount.
+  bool share = true;
+  int share_grace = 60;  ///< seconds a holder this container starts lingers once idle
+  std::string name;      ///< the image as the user named it, for `ferry mounts`
 };
 
 /// The caller's account, merged into the image's /etc/passwd and /etc/group.

@@ -23,6 +23,8 @@ struct RunRequest {
   bool clean_env = false;
   std::optional<std::string> workdir;  ///< -w
   bool writable_tmpfs = false;
+  bool share = true;     ///< SquashFS: use the node's shared mount ([mounts] share, --no-share)
+  int share_grace = 60;  ///< [mounts] grace
 };
 
 /// Parses "SRC:DST[:ro|:rw]" (also "SRC" alone, meaning SRC:SRC). Throws a

@@ -1,0 +1,236 @@
+// The mount holder process (mounts.hpp): it owns the user and mount
+// namespaces in which one SquashFS image is mounted, serves the image's FUSE
+// requests from the server's threads, counts the containers attached on its
+// socket, and ends a grace period after the last one leaves. Its main thread
+// only polls: the socket, its connections and a signalfd.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fmt/format.h>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "ferry/core/error.hpp"
+#include "ferry/image/squashfs_server.hpp"
+#include "ferry/runtime/mounts.hpp"
+#include "mount_ops.hpp"
+#include "namespaces.hpp"
+#include "rendezvous.hpp"
+
+namespace ferry::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kLockRetry = std::chrono::milliseconds(20);
+constexpr int kEndSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+
+struct Client {
+  Fd fd;
+  bool attached = false;
+};
+
+// The listening socket, and the identity of its file: only a holder whose
+// socket file is still its own removes the rendezvous files when it ends.
+struct Listener {
+  Fd fd;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+Listener listen_at(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) throw Error("rendezvous socket path too long: " + path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  Listener l;
+  l.fd = Fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!l.fd) throw_errno("socket", path);
+  if (::bind(l.fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw_errno("bind", path);
+  if (::listen(l.fd.get(), SOMAXCONN) != 0) throw_errno("listen", path);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) throw_errno("stat", path);
+  l.dev = st.st_dev;
+  l.ino = st.st_ino;
+  return l;
+}
+
+class Holder {
+ public:
+  Holder(const HolderArgs& args, HolderPaths paths, std::unique_ptr<image::SquashfsServer> server,
+         Listener listener, Fd signals)
+      : args_(args),
+        paths_(std::move(paths)),
+        server_(std::move(server)),
+        listener_(std::move(listener)),
+        signals_(std::move(signals)),
+        since_(std::time(nullptr)),
+        deadline_(Clock::now() + std::chrono::seconds(args.grace)) {}
+
+  [[noreturn]] void serve() {
+    for (;;) {
+      std::vector<pollfd> p{{listener_.fd.get(), POLLIN, 0}, {signals_.get(), POLLIN, 0}};
+      for (const auto& c : clients_) p.push_back({c.fd.get(), POLLIN, 0});
+      int timeout = -1;
+      if (idle()) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+        timeout = static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
+      }
+      if (::poll(p.data(), p.size(), timeout) < 0 && errno != EINTR) ::_exit(3);
+      if (p[1].revents != 0) on_signal();
+      // Connections first, then the new ones (their slots are not in p yet).
+      for (size_t i = clients_.size(); i-- > 0;)
+        if (p[2 + i].revents != 0 && !handle(clients_[i])) drop(i);
+      if (p[0].revents != 0) accept_clients();
+      if (idle() && Clock::now() >= deadline_) try_end();
+    }
+  }
+
+ private:
+  bool idle() const { return attached_ == 0 || forced_; }
+
+  void on_signal() {
+    signalfd_siginfo si{};
+    (void)!::read(signals_.get(), &si, sizeof si);
+    forced_ = true;  // containers still attached lose their image; ferry tells them
+    deadline_ = Clock::now();
+  }
+
+  void accept_clients() {
+    for (;;) {
+      Fd fd(::accept4(listener_.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!fd) return;
+      // The directory is the user's own; the peer's uid is checked anyway.
+      ucred cred{};
+      socklen_t len = sizeof cred;
+      if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.uid != ::getuid()) continue;
+      clients_.push_back({std::move(fd), false});
+    }
+  }
+
+  void reply(const Client& c, const std::string& msg) { ::send(c.fd.get(), msg.data(), msg.size(), MSG_NOSIGNAL); }
+
+  // One request; false when the connection is over.
+  bool handle(Client& c) {
+    char buf[64];
+    ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    if (n <= 0) return false;
+    std::string_view req(buf, static_cast<size_t>(n));
+    if (req == "attach" && !c.attached && !forced_) {
+      c.attached = true;
+      ++attached_;
+      stopping_ = false;  // a container came: a pending `ferry umount` loses
+      reply(c, "ok");
+    } else if (req == "status") {
+      reply(c, status_json());
+    } else if (req == "stop") {
+      if (attached_ != 0) {
+        reply(c, fmt::format("busy {}", attached_));
+      } else {
+        stopping_ = true;
+        deadline_ = Clock::now();
+        reply(c, "stopping");
+      }
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  void drop(size_t i) {
+    if (clients_[i].attached && --attached_ == 0)
+      deadline_ = stopping_ ? Clock::now() : Clock::now() + std::chrono::seconds(args_.grace);
+    clients_.erase(clients_.begin() + static_cast<long>(i));
+  }
+
+  std::string status_json() const {
+    nlohmann::json j = {{"key", args_.key},           {"pid", ::getpid()},       {"image", args_.image},
+                        {"path", args_.path},         {"since", since_},         {"attached", attached_},
+                        {"requests", server_->requests_served()}, {"grace", args_.grace}};
+    return j.dump();
+  }
+
+  // Ends under the key's lock, so that no container is half-way through
+  // joining and no new holder is being started. When the lock is busy,
+  // someone is doing one of those: serve on and try again shortly.
+  void try_end() {
+    KeyLock lock(paths_.lock, false);
+    if (!lock.locked()) {
+      deadline_ = Clock::now() + kLockRetry;
+      return;
+    }
+    struct stat st {};
+    bool ours = ::lstat(paths_.sock.c_str(), &st) == 0 && st.st_dev == listener_.dev && st.st_ino == listener_.ino;
+    if (ours) ::unlink(paths_.sock.c_str());
+    listener_.fd.reset();  // connections not yet accepted are refused
+    clients_.clear();      // attached ones (forced end) see the holder gone
+    ::umount2(paths_.root.c_str(), MNT_DETACH);
+    if (ours) {
+      ::rmdir(paths_.root.c_str());
+      lock.remove();
+    }
+    // The FUSE workers may be blocked in read(2) on a connection that is
+    // going away: end the process, not the threads one by one.
+    ::_exit(0);
+  }
+
+  const HolderArgs& args_;
+  HolderPaths paths_;
+  std::unique_ptr<image::SquashfsServer> server_;
+  Listener listener_;
+  Fd signals_;
+  std::vector<Client> clients_;
+  unsigned attached_ = 0;
+  bool forced_ = false;
+  bool stopping_ = false;
+  int64_t since_;
+  Clock::time_point deadline_;
+};
+
+}  // namespace
+
+int holder_main(const HolderArgs& args) {
+  Fd ready(args.ready_fd);
+  try {
+    if (::chdir("/") != 0) throw_errno("chdir", "/");
+    HolderPaths paths = holder_paths(rendezvous_dir(), args.key);
+    auto server = image::SquashfsServer::open(args.path);
+    if (mount_key(args.path) != args.key) throw Error("the image file changed while its holder started: " + args.path);
+    uid_t uid = ::getuid();
+    gid_t gid = ::getgid();
+    enter_namespaces(uid, gid, Propagation::Slave);
+    // Signals arrive on a signalfd; the FUSE workers, started next, inherit
+    // the blocked mask.
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : kEndSignals) sigaddset(&set, s);
+    ::signal(SIGPIPE, SIG_IGN);
+    if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) throw_errno("sigprocmask");
+    Fd signals(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signals) throw_errno("signalfd");
+    mount_squashfs(*server, paths.root, uid, gid);
+    Listener listener = listen_at(paths.sock);
+    write_all(ready.get(), "ok", 2, "mount holder ready pipe");
+    ready.reset();
+    Holder(args, std::move(paths), std::move(server), std::move(listener), std::move(signals)).serve();
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (ready) (void)!::write(ready.get(), msg.data(), msg.size());
+    return 1;
+  }
+}
+
+}  // namespace ferry::runtime

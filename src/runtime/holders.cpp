@@ -1,0 +1,108 @@
+// `ferry mounts` and `ferry umount`: asking the user's holders about
+// themselves, ending idle ones, and removing what dead ones left behind.
+#include <dirent.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "ferry/core/error.hpp"
+#include "ferry/runtime/mounts.hpp"
+#include "rendezvous.hpp"
+
+namespace ferry::runtime {
+namespace {
+
+// The keys that have any rendezvous file: KEY.sock, KEY.lock, KEY.root.
+std::set<std::string> keys_in(const std::string& dir) {
+  std::set<std::string> keys;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) throw_errno("open", dir);
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    auto dot = name.rfind('.');
+    if (dot == std::string::npos || dot == 0) continue;
+    std::string ext = name.substr(dot);
+    if (ext == ".sock" || ext == ".lock" || ext == ".root") keys.insert(name.substr(0, dot));
+  }
+  ::closedir(d);
+  return keys;
+}
+
+HolderStatus parse_status(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) throw Error("mount holder: malformed status reply");
+  HolderStatus s;
+  s.key = j.value("key", "");
+  s.pid = j.value("pid", 0);
+  s.image = j.value("image", "");
+  s.path = j.value("path", "");
+  s.since = j.value("since", int64_t{0});
+  s.attached = j.value("attached", 0u);
+  s.requests = j.value("requests", uint64_t{0});
+  s.grace = j.value("grace", 0);
+  return s;
+}
+
+// A key nobody serves: its files are a dead holder's. Removed only under
+// the lock, which a starting or ending holder's side holds.
+void clean_stale(const HolderPaths& paths) {
+  KeyLock lock(paths.lock, false);
+  if (!lock.locked() || connect_holder(paths.sock)) return;
+  ::unlink(paths.sock.c_str());
+  ::rmdir(paths.root.c_str());
+  lock.remove();
+}
+
+// Waits (10 s at most: the socket's receive timeout) until the holder
+// closes our connection: it never writes unasked, so that is its exit.
+void await_exit(int fd) {
+  char c;
+  ssize_t n;
+  while ((n = ::recv(fd, &c, 1, 0)) < 0 && errno == EINTR) {
+  }
+  if (n == 0 || (n < 0 && errno == ECONNRESET)) return;
+  throw Error("the mount holder did not end (a container joined it meanwhile?)");
+}
+
+}  // namespace
+
+std::vector<HolderStatus> list_holders() {
+  std::string dir = rendezvous_dir();
+  std::vector<HolderStatus> out;
+  for (const auto& key : keys_in(dir)) {
+    HolderPaths paths = holder_paths(dir, key);
+    if (auto fd = connect_holder(paths.sock)) {
+      if (auto reply = ask_holder(fd->get(), "status")) {
+        out.push_back(parse_status(*reply));
+        continue;
+      }
+    }
+    clean_stale(paths);
+  }
+  return out;
+}
+
+StopOutcome stop_holder(const std::string& key, unsigned& attached) {
+  HolderPaths paths = holder_paths(rendezvous_dir(), key);
+  auto fd = connect_holder(paths.sock);
+  if (!fd) {
+    clean_stale(paths);
+    return StopOutcome::NotRunning;
+  }
+  auto reply = ask_holder(fd->get(), "stop");
+  if (!reply) return StopOutcome::Stopped;  // it was ending anyway
+  if (reply->rfind("busy ", 0) == 0) {
+    attached = static_cast<unsigned>(std::stoul(reply->substr(5)));
+    return StopOutcome::Busy;
+  }
+  if (*reply != "stopping") throw Error("mount holder: unexpected reply to stop: " + *reply);
+  await_exit(fd->get());
+  return StopOutcome::Stopped;
+}
+
+}  // namespace ferry::runtime

@@ -1,0 +1,76 @@
+/// Where a user's mount holders are found, and how ferry talks to one.
+///
+/// The rendezvous directory is $XDG_RUNTIME_DIR/ferry/mounts when
+/// XDG_RUNTIME_DIR is the caller's own private directory, else
+/// /tmp/ferry-UID/mounts; each level is verified to be a real directory
+/// owned by the caller with no access for anyone else. For each image key:
+///
+///   KEY.lock  flock(2)ed by whoever starts or ends the holder of KEY
+///   KEY.sock  the holder's SOCK_SEQPACKET listening socket
+///   KEY.root  the directory the image is mounted on, in the holder's namespace
+///
+/// Requests are one datagram each: "attach" (reply "ok"; the connection then
+/// counts as a container until it closes), "status" (reply: JSON) and "stop"
+/// (reply "stopping", or "busy N"). A holder that is ending answers "closing".
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ferry/core/fd.hpp"
+
+namespace ferry::runtime {
+
+struct HolderPaths {
+  std::string lock, sock, root;
+};
+
+/// The caller's rendezvous directory, made (0700) when missing. Throws when
+/// it exists but is not the caller's own private directory.
+std::string rendezvous_dir();
+
+HolderPaths holder_paths(const std::string& dir, const std::string& key);
+
+/// An flock(2) on a lock file that may be removed by its last holder: after
+/// locking, the path is checked to still name the locked file.
+class KeyLock {
+ public:
+  /// Waits for the lock (wait=true) or gives up at once: check locked().
+  KeyLock(const std::string& path, bool wait);
+  bool locked() const { return static_cast<bool>(fd_); }
+  /// Removes the lock file while holding it (the holder's last act).
+  void remove();
+
+ private:
+  std::string path_;
+  Fd fd_;
+};
+
+/// A connection to the holder listening at SOCK, or nothing when no holder
+/// listens there (a stale socket file, or none).
+std::optional<Fd> connect_holder(const std::string& sock);
+
+/// Sends REQUEST and waits (10 s at most) for the reply. Nothing when the
+/// holder closed the connection without one. Throws on a timeout.
+std::optional<std::string> ask_holder(int fd, std::string_view request);
+
+/// What a container needs to join a holder: the connection that counts it
+/// as attached (kept open while the container runs), a pidfd of the holder,
+/// and where the image is mounted in the holder's mount namespace.
+struct SharedMount {
+  Fd socket;
+  Fd pidfd;
+  pid_t pid = 0;
+  std::string root;
+};
+
+/// Joins the holder of the SquashFS file PATH, starting one if there is
+/// none; at most one holder per image key and user ever runs. NAME is shown
+/// by `ferry mounts`; GRACE is the new holder's linger time in seconds.
+/// Must run while single-threaded (it forks).
+SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace);
+
+}  // namespace ferry::runtime
