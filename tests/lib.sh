@@ -156,9 +156,28 @@ fuse_devs() {
   for p in "$@"; do awk '$0 ~ / - fuse.ferry / {print $3}' "/proc/$p/mountinfo" 2>/dev/null; done | sort -u
 }
 
+# has_fuse_fd PID: the process has /dev/fuse open (by device number: a path
+# seen through another mount namespace may read differently).
+has_fuse_fd() {
+  local want f
+  want=$(stat -c '%t:%T' /dev/fuse)
+  for f in "/proc/$1/fd/"*; do
+    [ "$(stat -L -c '%t:%T' "$f" 2>/dev/null)" = "$want" ] && return 0
+  done
+  return 1
+}
+
+# alive PID: the process exists and is not a zombie. A status file that
+# cannot be read (the process is being reaped) counts as gone.
+alive() {
+  local state
+  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 # wait_gone PID [TENTHS]: waits for PID to exit (default 10 s); false if not.
 wait_gone() {
   local i
-  for i in $(seq "${2:-100}"); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  for i in $(seq "${2:-100}"); do alive "$1" || return 0; sleep 0.1; done
   return 1
 }

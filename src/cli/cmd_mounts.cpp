@@ -51,7 +51,7 @@ bool end_one(const std::string& key, const std::string& label, bool quiet_if_non
                  attached, attached == 1 ? "" : "s");
       return false;
     case runtime::StopOutcome::NotRunning:
-      if (!quiet_if_none) throw Error(label + ": not mounted (no mount holder runs for it)");
+      if (!quiet_if_none) throw Error("not mounted (no mount holder runs for it)");
       return true;
   }
   return true;

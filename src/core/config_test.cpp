@@ -35,6 +35,16 @@ TEST(Config, PullSettings) {
   EXPECT_EQ(c.pull_timeout_or_default(), 3600);
 }
 
+TEST(Config, MountsSettings) {
+  Config c;
+  EXPECT_TRUE(c.mounts_share_or_default());
+  EXPECT_EQ(c.mounts_grace_or_default(), 60);
+  parse_config_text("[mounts]\nshare = false\ngrace = 0\n", "site.toml", c);
+  parse_config_text("[mounts]\ngrace = 300\n", "user.toml", c);
+  EXPECT_FALSE(c.mounts_share_or_default());
+  EXPECT_EQ(c.mounts_grace_or_default(), 300);
+}
+
 TEST(Config, Registries) {
   Config c;
   parse_config_text(R"([registries."docker.io"]
@@ -108,6 +118,9 @@ TEST(Config, StrictWithPositions) {
       {"[pull]\nretries = 21\n", "f.toml:2:11: pull.retries must be an integer from 0 to 20"},
       {"[pull]\nretries = -1\n", "f.toml:2:11: pull.retries must be an integer from 0 to 20"},
       {"[pull]\ntimeout = 0\n", "f.toml:2:11: pull.timeout must be an integer from 1 to 3600"},
+      {"[mounts]\ngrace = 86401\n", "f.toml:2:9: mounts.grace must be an integer from 0 to 86400"},
+      {"[mounts]\nshare = 1\n", "f.toml:2:9: mounts.share must be true or false"},
+      {"[mounts]\nlinger = 1\n", "f.toml:2:1: unknown key 'linger' in [mounts]"},
       {"[pull]\ntimeout = 1.5\n", "f.toml:2:11: pull.timeout must be an integer from 1 to 3600"},
       {"[pull]\nparallel = 4\n", "f.toml:2:1: unknown key 'parallel' in [pull]"},
       {"pull = 4\n", "f.toml:1:8: 'pull' must be a table"},

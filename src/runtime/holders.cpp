@@ -1,6 +1,7 @@
 // `ferry mounts` and `ferry umount`: asking the user's holders about
 // themselves, ending idle ones, and removing what dead ones left behind.
 #include <dirent.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,15 +59,14 @@ void clean_stale(const HolderPaths& paths) {
   lock.remove();
 }
 
-// Waits (10 s at most: the socket's receive timeout) until the holder
-// closes our connection: it never writes unasked, so that is its exit.
-void await_exit(int fd) {
-  char c;
-  ssize_t n;
-  while ((n = ::recv(fd, &c, 1, 0)) < 0 && errno == EINTR) {
+// Waits (10 s at most) until the holder has exited: its pidfd becomes
+// readable then, after its mount namespace, and so the image mount, is gone.
+void await_exit(int pidfd, pid_t pid) {
+  pollfd p{pidfd, POLLIN, 0};
+  int r;
+  while ((r = ::poll(&p, 1, 10000)) < 0 && errno == EINTR) {
   }
-  if (n == 0 || (n < 0 && errno == ECONNRESET)) return;
-  throw Error("the mount holder did not end (a container joined it meanwhile?)");
+  if (r == 0) throw Error(fmt::format("the mount holder (pid {}) did not end (a container joined it meanwhile?)", pid));
 }
 
 }  // namespace
@@ -94,6 +94,9 @@ StopOutcome stop_holder(const std::string& key, unsigned& attached) {
     clean_stale(paths);
     return StopOutcome::NotRunning;
   }
+  Fd pidfd;
+  pid_t pid = 0;
+  bool alive = holder_pidfd(fd->get(), pidfd, pid);  // before "stop": the live connection vouches for the pid
   auto reply = ask_holder(fd->get(), "stop");
   if (!reply) return StopOutcome::Stopped;  // it was ending anyway
   if (reply->rfind("busy ", 0) == 0) {
@@ -101,7 +104,7 @@ StopOutcome stop_holder(const std::string& key, unsigned& attached) {
     return StopOutcome::Busy;
   }
   if (*reply != "stopping") throw Error("mount holder: unexpected reply to stop: " + *reply);
-  await_exit(fd->get());
+  if (alive) await_exit(pidfd.get(), pid);
   return StopOutcome::Stopped;
 }
 

@@ -65,34 +65,13 @@ sockaddr_un socket_address(const std::string& path) {
   return addr;
 }
 
-// The holder's pid and a pidfd of it. SO_PEERPIDFD names the very process
-// that listens; on kernels before 6.5 the pid from SO_PEERCRED is opened,
-// and the connection being still up proves it was not reused meanwhile.
-bool peer_pidfd(int sock, Fd& pidfd, pid_t& pid) {
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) throw_errno("SO_PEERCRED", "holder socket");
-  if (cred.uid != ::getuid()) throw Error("a mount holder of another user answered; refusing to join it");
-  pid = cred.pid;
-  int fd = -1;
-  len = sizeof fd;
-  if (::getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0) {
-    pidfd = Fd(fd);
-    return true;
-  }
-  pidfd = Fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd) return false;
-  pollfd p{sock, POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) == 0;
-}
-
 std::optional<SharedMount> try_attach(const HolderPaths& paths) {
   auto fd = connect_holder(paths.sock);
   if (!fd) return std::nullopt;
   auto reply = ask_holder(fd->get(), "attach");
   if (!reply || *reply != "ok") return std::nullopt;  // it is ending: start another
   SharedMount m;
-  if (!peer_pidfd(fd->get(), m.pidfd, m.pid)) return std::nullopt;
+  if (!holder_pidfd(fd->get(), m.pidfd, m.pid)) return std::nullopt;
   m.socket = std::move(*fd);
   m.root = paths.root;
   return m;
@@ -160,6 +139,27 @@ void spawn_holder(const std::string& key, const std::string& path, const std::st
 }
 
 }  // namespace
+
+// The holder's pid and a pidfd of it. SO_PEERPIDFD names the very process
+// that listens; on kernels before 6.5 the pid from SO_PEERCRED is opened,
+// and the connection being still up proves it was not reused meanwhile.
+bool holder_pidfd(int sock, Fd& pidfd, pid_t& pid) {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) throw_errno("SO_PEERCRED", "holder socket");
+  if (cred.uid != ::getuid()) throw Error("a mount holder of another user answered; refusing to join it");
+  pid = cred.pid;
+  int fd = -1;
+  len = sizeof fd;
+  if (::getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0) {
+    pidfd = Fd(fd);
+    return true;
+  }
+  pidfd = Fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd) return false;
+  pollfd p{sock, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
 
 std::string mount_key(const std::string& path) {
   struct stat st {};

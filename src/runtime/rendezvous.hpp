@@ -57,6 +57,10 @@ std::optional<Fd> connect_holder(const std::string& sock);
 /// holder closed the connection without one. Throws on a timeout.
 std::optional<std::string> ask_holder(int fd, std::string_view request);
 
+/// The pid of the holder at the other end of SOCK and a pidfd of it. False
+/// when it has gone meanwhile. Throws when the peer is another user's.
+bool holder_pidfd(int sock, Fd& pidfd, pid_t& pid);
+
 /// What a container needs to join a holder: the connection that counts it
 /// as attached (kept open while the container runs), a pidfd of the holder,
 /// and where the image is mounted in the holder's mount namespace.

@@ -39,10 +39,12 @@ for i in $(seq $N); do cpids+=("$(cat "$T/v$i/pid")"); done
 devs=$(fuse_devs "$holders" "${cpids[@]}")
 expect_eq "$(echo "$devs" | wc -w)" 1 "FUSE connections seen by the holder and the $N containers"
 # Only the holder has /dev/fuse open; no ferry of a container serves FUSE.
-for p in "${pids[@]}"; do
-  if ls -l "/proc/$p/fd" 2>/dev/null | grep -q /dev/fuse; then fail "ferry (pid $p) has /dev/fuse open"; fi
+for c in "${cpids[@]}"; do
+  p=$(ps -o ppid= -p "$c" | tr -d ' ')  # the container's parent: its ferry
+  [ -n "$p" ] || fail "container $c has no parent"
+  if has_fuse_fd "$p"; then fail "ferry (pid $p) has /dev/fuse open"; fi
 done
-ls -l "/proc/$holders/fd" | grep -q /dev/fuse || fail "the holder has no /dev/fuse open"
+has_fuse_fd "$holders" || fail "the holder has no /dev/fuse open"
 # Each container's volume is in its own namespace, none in the holder's.
 if grep -q " /vol " "/proc/$holders/mountinfo"; then fail "a container's volume is in the holder's namespace"; fi
 for i in 1 17 32; do

@@ -17,14 +17,6 @@ start_ferry() {
   pid=$!
 }
 
-# alive PID: the process exists and is not a zombie. A status file that
-# cannot be read (the process is being reaped) counts as gone.
-alive() {
-  local state
-  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-
 while read -r form img; do
   start_ferry run -v "$T/u:/u" "$img" sh -c "echo \$\$ >/u/pid-$form.tmp && mv /u/pid-$form.tmp /u/pid-$form; while :; do sleep 0.1; done"
   for _ in $(seq 200); do
