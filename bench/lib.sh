@@ -1,4 +1,4 @@
-# Shared helpers for bench/launch and bench/image-io (sourced, not run).
+# Shared helpers for the benchmarks (sourced, not run).
 # Everything here runs as root: it installs packages, creates the
 # unprivileged benchmark user and compiles the C helpers.
 
@@ -45,11 +45,15 @@ ensure_user() {
   [ "$max" -gt 0 ] || die "user namespaces are disabled (user.max_user_namespaces=0)"
 }
 
+# Extra VAR=value entries for the benchmark user's environment (set by
+# ferry_bench_config: XDG_CONFIG_HOME).
+BENCH_ENV=()
+
 # Runs "$@" as the benchmark user, with a clean login-like environment, from
 # its home directory (ferry binds $HOME and the cwd: both are the same path).
 as_user() {
   (cd "$BENCH_HOME" && env -i HOME="$BENCH_HOME" USER="$BENCH_USER" LOGNAME="$BENCH_USER" \
-      PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
+      PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 ${BENCH_ENV[@]+"${BENCH_ENV[@]}"} \
       setpriv --reuid "$BENCH_UID" --regid "$BENCH_GID" --init-groups "$@")
 }
 
@@ -57,8 +61,82 @@ as_user() {
 # which drops privileges in each child and can drop caches between runs).
 as_root_with_user_env() {
   (cd "$BENCH_HOME" && env -i HOME="$BENCH_HOME" USER="$BENCH_USER" LOGNAME="$BENCH_USER" \
-      PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 "$@")
+      PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 ${BENCH_ENV[@]+"${BENCH_ENV[@]}"} "$@")
 }
+
+# --- ferry's shared mount holders ---------------------------------------------
+# `ferry run IMG.sqfs` joins (or starts) the user's mount holder of IMG; it
+# lingers [mounts] grace seconds once idle. The benchmarks give the user a
+# config of their own (XDG_CONFIG_HOME under $BENCH_CACHE) with a grace of
+# BENCH_GRACE seconds, so that a holder started before timing outlives the
+# timing, and end the user's idle holders before and after (end_holders).
+BENCH_GRACE=${BENCH_GRACE:-600}
+ferry_bench_config() {
+  local dir="$BENCH_CACHE/xdg-config"
+  mkdir -p "$dir/ferry"
+  printf '# written by bench/lib.sh: holders outlive a benchmark run\n[mounts]\ngrace = %s\n' \
+    "$BENCH_GRACE" >"$dir/ferry/ferry.toml"
+  chmod 0755 "$dir" "$dir/ferry"
+  chmod 0644 "$dir/ferry/ferry.toml"
+  BENCH_ENV=(XDG_CONFIG_HOME="$dir")
+}
+
+# Ends the benchmark user's idle holders (`ferry umount --all`), quietly.
+end_holders() {
+  if [ -n "$FERRY_BIN" ]; then as_user "$FERRY_BIN" umount --all </dev/null >/dev/null 2>&1 || true; fi
+}
+
+# `ferry mounts --format json` of the benchmark user, digested:
+#   holders_info describe      one line per holder: pid, containers, FUSE
+#                              requests, grace, the holder's peak and current RSS
+#   holders_info pid IMG.sqfs  the pid of the holder of IMG (empty: none)
+holders_info() {
+  as_user "$FERRY_BIN" mounts --format json 2>/dev/null | python3 -c '
+import json, os, sys
+try:
+    hs = json.load(sys.stdin)
+except ValueError:
+    hs = []
+hs = [{k.lower(): v for k, v in h.items()} for h in hs if isinstance(h, dict)]
+if sys.argv[1] == "pid":
+    want = os.path.realpath(sys.argv[2])
+    print(next((h["pid"] for h in hs if os.path.realpath(h.get("path", "")) == want), ""))
+    sys.exit(0)
+for h in hs:
+    rss = {}
+    try:
+        for line in open("/proc/%d/status" % h.get("pid", 0)):
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS"):
+                rss[k] = int(v.split()[0])
+    except OSError:
+        pass
+    print("holder pid %s: %s containers, %s FUSE requests served, grace %s s, peak RSS %.1f MiB, RSS now %.1f MiB (%s)" % (
+        h.get("pid"), h.get("containers"), h.get("requests"), h.get("grace"),
+        rss.get("VmHWM", 0) / 1024, rss.get("VmRSS", 0) / 1024, h.get("path")))
+if not hs:
+    print("(no mount holder)")
+' "$@"
+}
+
+# --- memory cgroups (bench/launch --concurrent) --------------------------------
+# A fresh memory cgroup $1 (cgroup v2 under the root, else v1 under this
+# process's memory cgroup): prints its directory, or nothing when none can be
+# made. Remove it with memcg_remove once its processes are gone.
+memcg_make() {
+  local base=
+  if grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+    base=/sys/fs/cgroup
+  elif [ -d /sys/fs/cgroup/memory ]; then
+    base=/sys/fs/cgroup/memory$(awk -F: '$2 == "memory" { print $3; exit }' /proc/self/cgroup)
+  fi
+  [ -n "$base" ] && [ -d "$base" ] || return 0
+  local dir="${base%/}/$1"
+  [ -d "$dir" ] && rmdir "$dir" 2>/dev/null
+  mkdir "$dir" 2>/dev/null && printf '%s\n' "$dir"
+  return 0
+}
+memcg_remove() { [ -z "$1" ] || rmdir "$1" 2>/dev/null || true; }
 
 # Compiles bench/NAME.c into $BENCH_CACHE/bin/NAME (when the source is newer).
 build_helper() {
