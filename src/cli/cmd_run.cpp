@@ -1,6 +1,7 @@
 // `ferry run`, `ferry exec`, `ferry shell`: one set of container options,
 // three ways to choose the command.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <memory>
 #include <optional>
 
@@ -15,7 +16,7 @@
 namespace ferry::cli {
 namespace {
 
-enum class Mode { Run, Exec, Shell };
+enum class Mode { Run, Exec, Shell, Keep };
 
 struct RunOptions {
   std::vector<std::string> volumes;
@@ -27,6 +28,8 @@ struct RunOptions {
   std::string shell;
   std::string pull = "missing";
   bool no_share = false;
+  int ready_fd = -1;  // Keep: where to say the container is ready
+  int grace = -1;     // Keep: the holder's grace period, over ferry.toml's
   RegistryOptions reg;
 };
 
@@ -50,23 +53,28 @@ void add_container_options(CLI::App& sub, RunOptions& o) {
   sub.prefix_command();
 }
 
+// The image to run: stored, pulled (--pull), or a path. One store lookup
+// on the way: a stored name (or, even with --pull=always, the id of a
+// stored image) is not pulled.
+image::ResolvedImage resolve_image(const std::string& name, const RunOptions& o) {
+  bool pullable = o.pull != "never" && !name.empty() && !image::is_path_spec(name) && !image::is_digest(name);
+  bool hex = name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
+  std::optional<image::ResolvedImage> found;
+  if (pullable && (o.pull == "missing" || hex)) found = image::resolve_name(name);
+  if (pullable && !found) pull_into_store(name, o.reg, "", false);
+  return found ? std::move(*found) : image::resolve(name);
+}
+
 int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>& rest) {
   if (rest.empty()) throw Error("no image given (usage: ferry run [OPTIONS] IMAGE [COMMAND [ARG...]])");
   // prefix_command() also stops at an unknown option; before IMAGE it is a mistake.
   if (rest[0].size() > 1 && rest[0][0] == '-') throw Error("unknown option " + rest[0] + " (see ferry --help)");
-  static const char* const kVerb[] = {"run", "exec", "shell"};
+  static const char* const kVerb[] = {"run", "exec", "shell", "container-keeper"};
   runtime::RunRequest req;
   try {
-    const std::string& name = rest[0];
-    // One store lookup on the way to a container: a stored name (or, even
-    // with --pull=always, the id of a stored image) is not pulled.
-    bool pullable = o.pull != "never" && !name.empty() && !image::is_path_spec(name) && !image::is_digest(name);
-    bool hex = name.size() >= 4 && name.find_first_not_of("0123456789abcdef") == std::string::npos;
-    std::optional<image::ResolvedImage> found;
-    if (pullable && (o.pull == "missing" || hex)) found = image::resolve_name(name);
-    if (pullable && !found) pull_into_store(name, o.reg, "", false);
-    req.image = found ? std::move(*found) : image::resolve(name);
+    req.image = resolve_image(rest[0], o);
     req.command.assign(rest.begin() + 1, rest.end());
+    if (mode == Mode::Keep) req.command = {"/bin/true"};  // never run: launchers bring their own
     if (mode == Mode::Exec && req.command.empty())
       throw Error("no command given (usage: ferry exec [OPTIONS] IMAGE COMMAND [ARG...])");
     if (mode == Mode::Shell) {
@@ -85,8 +93,9 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
     if (req.image.format == image::Format::Squashfs) {
       Config config = load_config();
       req.share = !o.no_share && config.mounts_share_or_default();
-      req.share_grace = config.mounts_grace_or_default();
+      req.share_grace = o.grace >= 0 ? o.grace : config.mounts_grace_or_default();
     }
+    if (mode == Mode::Keep) return runtime::keep(runtime::build_spec(req), o.ready_fd);
     return runtime::run(runtime::build_spec(req));
   } catch (Error& e) {
     throw e.context(std::string(kVerb[static_cast<int>(mode)]) + " " + rest[0]);
@@ -97,6 +106,10 @@ Handler setup(CLI::App& sub, Mode mode) {
   auto o = std::make_shared<RunOptions>();
   add_container_options(sub, *o);
   if (mode == Mode::Shell) sub.add_option("--shell", o->shell, "Shell to start (default: /bin/bash, else /bin/sh)");
+  if (mode == Mode::Keep) {
+    sub.add_option("--ready-fd", o->ready_fd)->required();
+    sub.add_option("--grace", o->grace)->check(CLI::Range(0, 86400));
+  }
   return [mode, o, &sub] { return run_container(mode, *o, sub.remaining()); };
 }
 
@@ -105,5 +118,25 @@ Handler setup(CLI::App& sub, Mode mode) {
 Handler setup_run(CLI::App& sub) { return setup(sub, Mode::Run); }
 Handler setup_exec(CLI::App& sub) { return setup(sub, Mode::Exec); }
 Handler setup_shell(CLI::App& sub) { return setup(sub, Mode::Shell); }
+Handler setup_container_keeper(CLI::App& sub) { return setup(sub, Mode::Keep); }
+
+// `ferry resolve-image [--pull=...] IMAGE`: prints the file that IMAGE
+// names now (pulling it first if needed), so that a launcher can pin a job
+// to those bits: store files are named by content and never rewritten.
+Handler setup_resolve_image(CLI::App& sub) {
+  auto o = std::make_shared<RunOptions>();
+  auto name = std::make_shared<std::string>();
+  sub.add_option("--pull", o->pull)->check(CLI::IsMember({"missing", "always", "never"}));
+  add_registry_options(sub, o->reg);
+  sub.add_option("IMAGE", *name)->required();
+  return [o, name] {
+    try {
+      fmt::print("{}\n", resolve_image(*name, *o).path);
+      return 0;
+    } catch (Error& e) {
+      throw e.context(*name);
+    }
+  };
+}
 
 }  // namespace ferry::cli

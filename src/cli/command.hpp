@@ -42,5 +42,7 @@ Handler setup_logout(CLI::App& sub);
 Handler setup_mounts(CLI::App& sub);
 Handler setup_umount(CLI::App& sub);
 Handler setup_mount_holder(CLI::App& sub);
+Handler setup_container_keeper(CLI::App& sub);
+Handler setup_resolve_image(CLI::App& sub);
 
 }  // namespace ferry::cli

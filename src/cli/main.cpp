@@ -30,6 +30,8 @@ const std::vector<Command>& commands() {
       {"mounts", "List your shared image mounts on this node", setup_mounts},
       {"umount", "End an idle shared image mount (or all: --all)", setup_umount},
       {"mount-holder", "", setup_mount_holder},
+      {"container-keeper", "", setup_container_keeper},
+      {"resolve-image", "", setup_resolve_image},
   };
   return table;
 }

@@ -210,9 +210,10 @@ struct ImageSource {
   const SharedMount* shared = nullptr;
 };
 
-// Everything up to the exec, with the host paths opened first.
-pid_t start_container(const ContainerSpec& spec, ImageSource src, const SignalGuard& signals) {
-  log::Timer total("container start");
+// Everything up to the exec, with the host paths opened first: on return
+// the calling process is in the container's namespaces, at its root.
+// Returns the working directory the command is to start in.
+std::string prepare_container(const ContainerSpec& spec, ImageSource src) {
   {
     log::Timer t("namespaces");
     if (src.shared != nullptr) join_namespaces(src.shared->pidfd.get(), src.shared->pid);
@@ -254,8 +255,21 @@ pid_t start_container(const ContainerSpec& spec, ImageSource src, const SignalGu
     cwd = choose_cwd(rootfs, spec.process);
   }
   pivot_into(root);
+  return cwd;
+}
+
+pid_t start_container(const ContainerSpec& spec, ImageSource src, const SignalGuard& signals) {
+  log::Timer total("container start");
+  std::string cwd = prepare_container(spec, src);
   become_subreaper();
   return spawn(ExecRequest{spec.process.args, spec.process.env, cwd, signals.original()});
+}
+
+// Joins (or starts) the image's mount holder; before any thread exists.
+std::optional<SharedMount> shared_mount(const ContainerSpec& spec) {
+  if (spec.root.format != image::Format::Squashfs || !spec.root.share) return std::nullopt;
+  log::Timer t("join mount holder");
+  return acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace);
 }
 
 }  // namespace
@@ -263,21 +277,29 @@ pid_t start_container(const ContainerSpec& spec, ImageSource src, const SignalGu
 int run(const ContainerSpec& spec) {
   // Before the namespaces, and single-threaded: validating the image starts
   // no thread; joining or starting a holder forks.
+  std::optional<SharedMount> shared = shared_mount(spec);
   std::unique_ptr<image::SquashfsServer> server;
-  std::optional<SharedMount> shared;
-  if (spec.root.format == image::Format::Squashfs) {
-    if (spec.root.share) {
-      log::Timer t("join mount holder");
-      shared = acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace);
-    } else {
-      server = image::SquashfsServer::open(spec.root.path);
-    }
-  }
+  if (spec.root.format == image::Format::Squashfs && !shared) server = image::SquashfsServer::open(spec.root.path);
   // Signals are blocked before any thread exists, so that only the
   // supervisor's signalfd ever receives them.
   SignalGuard signals;
   pid_t child = start_container(spec, {server.get(), shared ? &*shared : nullptr}, signals);
   return supervise(child, signals, shared ? shared->socket.get() : -1);
+}
+
+int keep(const ContainerSpec& spec, int ready_fd) {
+  std::optional<SharedMount> shared = shared_mount(spec);
+  std::unique_ptr<image::SquashfsServer> server;
+  if (spec.root.format == image::Format::Squashfs && !shared) server = image::SquashfsServer::open(spec.root.path);
+  SignalGuard signals;
+  std::string cwd = prepare_container(spec, {server.get(), shared ? &*shared : nullptr});
+  // "ok", then NUL-terminated fields: the working directory, then the
+  // command's environment, one NAME=VALUE each.
+  std::string ready = "ok\n" + cwd + '\0';
+  for (const auto& e : spec.process.env) ready += e + '\0';
+  write_all(ready_fd, ready.data(), ready.size(), "container keeper ready pipe");
+  ::close(ready_fd);
+  return wait_until_ended(signals, shared ? shared->socket.get() : -1);
 }
 
 }  // namespace ferry::runtime

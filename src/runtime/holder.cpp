@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -206,6 +207,7 @@ int holder_main(const HolderArgs& args) {
   Fd ready(args.ready_fd);
   try {
     if (::chdir("/") != 0) throw_errno("chdir", "/");
+    ::prctl(PR_SET_NAME, "ferry-holder");  // not "exe", from /proc/self/exe
     HolderPaths paths = holder_paths(rendezvous_dir(), args.key);
     auto server = image::SquashfsServer::open(args.path);
     if (mount_key(args.path) != args.key) throw Error("the image file changed while its holder started: " + args.path);

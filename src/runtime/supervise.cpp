@@ -119,4 +119,19 @@ int supervise(pid_t child, const SignalGuard& signals, int holder_fd) {
   }
 }
 
+int wait_until_ended(const SignalGuard& signals, int holder_fd) {
+  Fd sigfd(::signalfd(-1, &signals.blocked(), SFD_CLOEXEC));
+  if (!sigfd) throw_errno("signalfd");
+  for (;;) {
+    pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {holder_fd, POLLIN | POLLRDHUP, 0}};
+    if (::poll(p, holder_fd >= 0 ? 2 : 1, -1) < 0) continue;  // EINTR
+    if (holder_fd >= 0 && p[1].revents != 0) {
+      log::error("the mount holder of this image exited (killed?); the container is gone");
+      return kExitFailure;
+    }
+    signalfd_siginfo info{};
+    if (::read(sigfd.get(), &info, sizeof info) == sizeof info && info.ssi_signo != SIGCHLD) return 0;
+  }
+}
+
 }  // namespace ferry::runtime

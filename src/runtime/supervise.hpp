@@ -34,4 +34,8 @@ void become_subreaper();
 /// holder goes away, the container is killed and 125 returned.
 int supervise(pid_t child, const SignalGuard& signals, int holder_fd = -1);
 
+/// Waits for one of the forwarded signals (returns 0) or for the holder
+/// connection to hang up (returns 125 after one line on stderr).
+int wait_until_ended(const SignalGuard& signals, int holder_fd);
+
 }  // namespace ferry::runtime

@@ -14,4 +14,13 @@ namespace ferry::runtime {
 /// process starts).
 int run(const ContainerSpec& spec);
 
+/// Builds the container in this process and keeps it, instead of starting
+/// a command: for launchers (the Slurm plugin) whose processes enter the
+/// container themselves with setns(2) into this process's user and mount
+/// namespaces, where the root is the container's. Once ready, writes "ok\n"
+/// then NUL-terminated fields on READY_FD: the working directory, then the
+/// command's environment. Returns (0) when sent SIGTERM/SIGINT/SIGHUP, or
+/// 125 if the image's mount holder goes away.
+int keep(const ContainerSpec& spec, int ready_fd);
+
 }  // namespace ferry::runtime
