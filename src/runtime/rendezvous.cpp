@@ -106,7 +106,7 @@ void spawn_holder(const std::string& key, const std::string& path, const std::st
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw_errno("pipe", "mount holder");
   Fd rd(pipefd[0]), wr(pipefd[1]);
-  std::string ready = std::to_string(wr.get());
+  const std::string ready = "3";  // the pipe's number in the holder
   std::string grace_s = std::to_string(grace);
   std::vector<const char*> argv = {"ferry",          "mount-holder", "--key",   key.c_str(),
                                    "--image",        name.c_str(),   "--grace", grace_s.c_str(),
@@ -125,7 +125,12 @@ void spawn_holder(const std::string& key, const std::string& path, const std::st
       ::dup2(null, 0), ::dup2(null, 1), ::dup2(null, 2);
       if (null > 2) ::close(null);
     }
-    ::fcntl(wr.get(), F_SETFD, 0);
+    // The pipe becomes fd 3 and nothing else is inherited: a holder that
+    // kept its starter's descriptors (a caller's pipe, a lock, a launcher's
+    // ready pipe) would hold them open for its whole life.
+    if (wr.get() == 3) ::fcntl(3, F_SETFD, 0);
+    else ::dup2(wr.get(), 3);
+    ::syscall(SYS_close_range, 4U, ~0U, 0U);
     ::execv("/proc/self/exe", const_cast<char* const*>(argv.data()));
     std::string err = fmt::format("exec /proc/self/exe: {}", std::strerror(errno));
     (void)!::write(wr.get(), err.data(), err.size());

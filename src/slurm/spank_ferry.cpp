@@ -1,0 +1,433 @@
+// spank_ferry.so: `srun`, `sbatch` and `salloc --container-image=IMAGE`.
+//
+// The plugin is small on purpose and links nothing of ferry: what needs
+// ferry runs the ferry binary, as the job's user.
+//
+//   srun/sbatch (local, allocator)  `ferry resolve-image` pins IMAGE to the
+//       file it names now (pulling it first, once per job) and passes the
+//       pin in the job's environment: every node and step runs those bits.
+//   slurmstepd, once per node and step (user_init)  starts
+//       `ferry container-keeper`, which joins (or starts) the user's mount
+//       holder of the image on this node, builds the container (volumes,
+//       pivot_root) in its own namespaces and reports the working directory
+//       and environment; then waits.
+//   each task (task_init, as the user, just before exec)  enters the
+//       keeper's user and mount namespaces with setns(2): its root is now
+//       the container's; chdir, environment, NO_NEW_PRIVS; slurmstepd execs
+//       the command there.
+//   step end (exit)  stops the keeper; the holder (grace 0 under Slurm)
+//       unmounts and exits with its last container.
+//
+// docs/cli/slurm.md is the user's guide; docs/design/slurm.md the design.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+// spank.h declares the callbacks with C++ linkage when compiled as C++:
+// all of it is C.
+extern "C" {
+#include <slurm/spank.h>
+}
+
+// Built with hidden visibility: only what Slurm looks up is exported.
+#define FERRY_EXPORT __attribute__((visibility("default")))
+
+extern "C" {
+// SPANK_PLUGIN() gives these internal linkage in C++: export them by hand.
+FERRY_EXPORT extern const char plugin_name[] = "ferry";
+FERRY_EXPORT extern const char plugin_type[] = "spank";
+FERRY_EXPORT extern const unsigned int plugin_version = SLURM_VERSION_NUMBER;
+FERRY_EXPORT extern const unsigned int spank_plugin_version = 1;
+}
+
+namespace {
+
+constexpr const char* kEnvName = "FERRY_CONTAINER_IMAGE";          // as the user gave it
+constexpr const char* kEnvPinned = "FERRY_CONTAINER_IMAGE_PINNED";  // the file it named
+constexpr int kReadyTimeoutMs = 300000;
+
+struct State {
+  // Options.
+  std::string image;
+  std::vector<std::string> mounts;
+  std::string workdir;
+  std::vector<std::string> env_names;
+  bool writable = false;
+  // plugstack.conf arguments.
+  std::string ferry = FERRY_BIN;
+  std::vector<std::string> site_mounts;
+  int grace = 0;
+  // The step's container (remote context).
+  pid_t keeper = -1;
+  std::string cwd;
+  std::vector<std::pair<std::string, std::string>> env;  // what the container changes
+};
+State g;
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t end = s.find(sep, start);
+    out.push_back(s.substr(start, end - start));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
+// SRC:DST[:ro|rw], both absolute (DST may be left out: SRC:SRC).
+bool valid_mount(const std::string& m) {
+  auto parts = split(m, ':');
+  if (parts.empty() || parts.size() > 3 || parts[0].empty() || parts[0][0] != '/') return false;
+  if (parts.size() >= 2 && (parts[1].empty() || parts[1][0] != '/')) return false;
+  return parts.size() < 3 || parts[2] == "ro" || parts[2] == "rw";
+}
+
+int opt_image(int, const char* arg, int) {
+  if (arg == nullptr || *arg == '\0') {
+    slurm_error("ferry: --container-image needs an image (a name, a registry reference or a SquashFS path)");
+    return -1;
+  }
+  g.image = arg;
+  return 0;
+}
+
+int opt_mounts(int, const char* arg, int) {
+  g.mounts.clear();
+  for (const auto& m : split(arg != nullptr ? arg : "", ',')) {
+    if (!valid_mount(m)) {
+      slurm_error("ferry: --container-mounts: '%s' is not SRC:DST[:ro|rw] with absolute paths", m.c_str());
+      return -1;
+    }
+    g.mounts.push_back(m);
+  }
+  return 0;
+}
+
+int opt_workdir(int, const char* arg, int) {
+  if (arg == nullptr || arg[0] != '/') {
+    slurm_error("ferry: --container-workdir needs an absolute path");
+    return -1;
+  }
+  g.workdir = arg;
+  return 0;
+}
+
+int opt_env(int, const char* arg, int) {
+  g.env_names.clear();
+  for (const auto& n : split(arg != nullptr ? arg : "", ',')) {
+    if (n.empty() || n.find_first_of("= ") != std::string::npos) {
+      slurm_error("ferry: --container-env: '%s' is not a variable name", n.c_str());
+      return -1;
+    }
+    g.env_names.push_back(n);
+  }
+  return 0;
+}
+
+int opt_writable(int, const char*, int) {
+  g.writable = true;
+  return 0;
+}
+
+int opt_not_yet(int val, const char*, int) {
+  slurm_error("ferry: --container-%s is not available yet: GPU and MPI injection come with the hardware "
+              "issue (ferry's issue 7); run without it",
+              val == 1 ? "mpi" : "gpus");
+  return -1;
+}
+
+struct spank_option kOptions[] = {
+    {const_cast<char*>("container-image"), const_cast<char*>("IMAGE"),
+     const_cast<char*>("[ferry] run the tasks in IMAGE: a store name, a registry reference or a SquashFS path"), 1, 0,
+     opt_image},
+    {const_cast<char*>("image"), const_cast<char*>("IMAGE"),
+     const_cast<char*>("[ferry] same as --container-image (Shifter's spelling)"), 1, 0, opt_image},
+    {const_cast<char*>("container-mounts"), const_cast<char*>("SRC:DST[:ro],..."),
+     const_cast<char*>("[ferry] bind host paths into the container"), 1, 0, opt_mounts},
+    {const_cast<char*>("container-workdir"), const_cast<char*>("DIR"),
+     const_cast<char*>("[ferry] working directory inside the container"), 1, 0, opt_workdir},
+    {const_cast<char*>("container-env"), const_cast<char*>("NAME,..."),
+     const_cast<char*>("[ferry] variables whose submit-time value overrides the image's"), 1, 0, opt_env},
+    {const_cast<char*>("container-writable"), nullptr,
+     const_cast<char*>("[ferry] make the root writable (a tmpfs overlay, gone at exit)"), 0, 0, opt_writable},
+    {const_cast<char*>("container-mpi"), const_cast<char*>("PROFILE"),
+     const_cast<char*>("[ferry] inject the host's MPI (not available yet)"), 2, 1, opt_not_yet},
+    {const_cast<char*>("container-gpus"), nullptr,
+     const_cast<char*>("[ferry] inject the host's GPUs (not available yet)"), 0, 2, opt_not_yet},
+    SPANK_OPTIONS_TABLE_END,
+};
+
+// plugstack.conf arguments: ferry=PATH, mounts=SRC:DST[:ro],..., grace=SECONDS.
+int parse_args(int ac, char** av) {
+  for (int i = 0; i < ac; ++i) {
+    std::string a = av[i];
+    auto eq = a.find('=');
+    std::string key = a.substr(0, eq), val = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (key == "ferry" && !val.empty() && val[0] == '/') {
+      g.ferry = val;
+    } else if (key == "mounts") {
+      for (const auto& m : split(val, ','))
+        if (!m.empty()) {
+          if (!valid_mount(m)) {
+            slurm_error("ferry: plugstack.conf: mounts: '%s' is not SRC:DST[:ro|rw]", m.c_str());
+            return -1;
+          }
+          g.site_mounts.push_back(m);
+        }
+    } else if (key == "grace") {
+      char* end = nullptr;
+      long v = std::strtol(val.c_str(), &end, 10);
+      if (val.empty() || *end != '\0' || v < 0 || v > 86400) {
+        slurm_error("ferry: plugstack.conf: grace must be 0-86400 seconds, got '%s'", val.c_str());
+        return -1;
+      }
+      g.grace = static_cast<int>(v);
+    } else {
+      slurm_error("ferry: plugstack.conf: unknown argument '%s' (ferry=, mounts=, grace=)", a.c_str());
+      return -1;
+    }
+  }
+  return 0;
+}
+
+// Reads FD to EOF (or until TIMEOUT_MS passes without data).
+std::string read_all(int fd, int timeout_ms) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;  // its fd 1 (resolve) or 3 (keeper)
+  int err = -1;  // its fd 2
+};
+
+// Runs ferry ARGS with ENV, as UID/GID when uid != -1 (from slurmstepd,
+// whose real uid is root and effective uid the user's), its stdout (or the
+// keeper's ready fd 3) and stderr on pipes.
+Child start_ferry(const std::vector<std::string>& args, char** env, uid_t uid, gid_t gid, int out_fd) {
+  int o[2], e[2];
+  if (::pipe2(o, O_CLOEXEC) != 0) return {};
+  if (::pipe2(e, O_CLOEXEC) != 0) {
+    ::close(o[0]), ::close(o[1]);
+    return {};
+  }
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(g.ferry.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (uid != static_cast<uid_t>(-1) && (::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0))
+      ::_exit(126);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    if (out_fd != 1) ::dup2(null, 1);
+    ::dup2(o[1], out_fd);
+    ::dup2(e[1], 2);
+    ::syscall(SYS_close_range, 4U, ~0U, 0);
+    if (env != nullptr) ::execve(argv[0], argv.data(), env);
+    else ::execv(argv[0], argv.data());
+    std::string msg = std::string("ferry: cannot run ") + g.ferry + ": " + std::strerror(errno);
+    (void)!::write(2, msg.data(), msg.size());
+    ::_exit(127);
+  }
+  ::close(o[1]), ::close(e[1]);
+  if (pid < 0) {
+    ::close(o[0]), ::close(e[0]);
+    return {};
+  }
+  return {pid, o[0], e[0]};
+}
+
+// local/allocator: pins the image for the job (see the top of this file).
+int pin_image() {
+  const char* name = std::getenv(kEnvName);
+  const char* pinned = std::getenv(kEnvPinned);
+  if (name != nullptr && pinned != nullptr && g.image == name) return 0;  // a step of a job that pinned it
+  Child c = start_ferry({"resolve-image", "--pull=missing", g.image}, nullptr, static_cast<uid_t>(-1), 0, 1);
+  if (c.pid < 0) {
+    slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
+    return -1;
+  }
+  std::string out = trim(read_all(c.out, -1));
+  std::string err = trim(read_all(c.err, -1));
+  ::close(c.out), ::close(c.err);
+  int status = 0;
+  while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty()) {
+    slurm_error("%s", err.empty() ? "ferry: could not resolve the container image" : err.c_str());
+    return -1;
+  }
+  ::setenv(kEnvName, g.image.c_str(), 1);  // srun and sbatch send their environment with the job
+  ::setenv(kEnvPinned, out.c_str(), 1);
+  return 0;
+}
+
+std::string job_env(spank_t sp, const char* name) {
+  char buf[4096];
+  if (spank_getenv(sp, name, buf, sizeof buf) != ESPANK_SUCCESS) return {};
+  return buf;
+}
+
+std::vector<std::string> keeper_args(const std::string& image) {
+  std::vector<std::string> a = {"container-keeper", "--ready-fd", "3", "--grace", std::to_string(g.grace),
+                                "--pull=never"};
+  for (const auto& m : g.site_mounts) a.insert(a.end(), {"-v", m});
+  for (const auto& m : g.mounts) a.insert(a.end(), {"-v", m});
+  if (!g.workdir.empty()) a.insert(a.end(), {"-w", g.workdir});
+  for (const auto& n : g.env_names) a.insert(a.end(), {"-e", n});  // -e NAME: the host's value wins
+  if (g.writable) a.push_back("--writable-tmpfs");
+  a.push_back(image);
+  return a;
+}
+
+void stop_keeper() {
+  if (g.keeper <= 0) return;
+  ::kill(g.keeper, SIGTERM);
+  for (int i = 0; i < 500; ++i) {  // 5 s, then SIGKILL
+    pid_t r = ::waitpid(g.keeper, nullptr, WNOHANG);
+    if (r == g.keeper || (r < 0 && errno == ECHILD)) {
+      g.keeper = -1;
+      return;
+    }
+    ::usleep(10000);
+  }
+  ::kill(g.keeper, SIGKILL);
+  ::waitpid(g.keeper, nullptr, 0);
+  g.keeper = -1;
+}
+
+// remote, once per node and step: the step's container.
+int start_container(spank_t sp) {
+  std::string image = g.image;
+  if (job_env(sp, kEnvName) == g.image) {
+    std::string pinned = job_env(sp, kEnvPinned);
+    if (!pinned.empty()) image = pinned;
+  }
+  uid_t uid;
+  gid_t gid;
+  char** env = nullptr;
+  if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS || spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS ||
+      spank_get_item(sp, S_JOB_ENV, &env) != ESPANK_SUCCESS) {
+    slurm_error("ferry: cannot read the job's user or environment");
+    return -1;
+  }
+  Child c = start_ferry(keeper_args(image), env, uid, gid, 3);
+  if (c.pid < 0) {
+    slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
+    return -1;
+  }
+  g.keeper = c.pid;
+  std::string ready = read_all(c.out, kReadyTimeoutMs);
+  ::close(c.out);
+  if (ready.rfind("ok\n", 0) != 0) {
+    // Not ready: it failed (its one line is on stderr) or hangs.
+    ::kill(c.pid, SIGKILL);
+    std::string err = trim(read_all(c.err, 1000));
+    ::close(c.err);
+    stop_keeper();
+    slurm_error("%s", err.empty() ? "ferry: the container did not start" : err.c_str());
+    return -1;
+  }
+  ::close(c.err);  // from now on it has nothing to say that we would read
+  // "ok\n" CWD\0 NAME=VALUE\0 ...: keep what differs from the job's own.
+  auto fields = split(ready.substr(3), '\0');
+  g.cwd = fields.empty() ? "/" : fields[0];
+  for (size_t i = 1; i < fields.size(); ++i) {
+    auto eq = fields[i].find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = fields[i].substr(0, eq), value = fields[i].substr(eq + 1);
+    char buf[8192];
+    if (spank_getenv(sp, name.c_str(), buf, sizeof buf) == ESPANK_SUCCESS && value == buf) continue;
+    g.env.emplace_back(std::move(name), std::move(value));
+  }
+  return 0;
+}
+
+// remote, in each task just before exec: enter the container.
+int enter_container(spank_t sp) {
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, g.keeper, 0));
+  if (pidfd < 0 || ::setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+    slurm_error("ferry: cannot enter the container of %s (keeper pid %d): %s", g.image.c_str(), g.keeper,
+                std::strerror(errno));
+    return -1;
+  }
+  ::close(pidfd);
+  if (::chdir(g.cwd.c_str()) != 0 && ::chdir("/") != 0) return -1;
+  for (const auto& [name, value] : g.env) spank_setenv(sp, name.c_str(), value.c_str(), 1);
+  // Nothing the task runs may gain privilege (setuid bits, file capabilities).
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+FERRY_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
+  if (parse_args(ac, av) != 0) return -1;
+  spank_context_t ctx = spank_context();
+  if (ctx != S_CTX_LOCAL && ctx != S_CTX_ALLOCATOR && ctx != S_CTX_REMOTE) return 0;
+  for (struct spank_option* o = kOptions; o->name != nullptr; ++o)
+    if (spank_option_register(sp, o) != ESPANK_SUCCESS) return -1;
+  return 0;
+}
+
+FERRY_EXPORT int slurm_spank_init_post_opt(spank_t sp, int, char**) {
+  (void)sp;
+  if (g.image.empty()) return 0;
+  spank_context_t ctx = spank_context();
+  if (ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR) return pin_image();
+  return 0;
+}
+
+FERRY_EXPORT int slurm_spank_user_init(spank_t sp, int, char**) {
+  if (g.image.empty() || !spank_remote(sp)) return 0;
+  return start_container(sp);
+}
+
+FERRY_EXPORT int slurm_spank_task_init(spank_t sp, int, char**) {
+  if (g.keeper <= 0) return 0;
+  return enter_container(sp);
+}
+
+FERRY_EXPORT int slurm_spank_exit(spank_t sp, int, char**) {
+  if (spank_remote(sp)) stop_keeper();
+  return 0;
+}
+
+}  // extern "C"
