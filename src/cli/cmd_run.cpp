@@ -69,7 +69,7 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
   if (rest.empty()) throw Error("no image given (usage: ferry run [OPTIONS] IMAGE [COMMAND [ARG...]])");
   // prefix_command() also stops at an unknown option; before IMAGE it is a mistake.
   if (rest[0].size() > 1 && rest[0][0] == '-') throw Error("unknown option " + rest[0] + " (see ferry --help)");
-  static const char* const kVerb[] = {"run", "exec", "shell", "container-keeper"};
+  static const char* const kVerb[] = {"run", "exec", "shell", "container"};
   runtime::RunRequest req;
   try {
     req.image = resolve_image(rest[0], o);

@@ -38,6 +38,7 @@
 // spank.h declares the callbacks with C++ linkage when compiled as C++:
 // all of it is C.
 extern "C" {
+#include <slurm/slurm.h>  // SLURM_BATCH_SCRIPT
 #include <slurm/spank.h>
 }
 
@@ -71,6 +72,7 @@ struct State {
   int grace = 0;
   // The step's container (remote context).
   pid_t keeper = -1;
+  bool failed = false;  // the container did not start: every task must fail
   std::string cwd;
   std::vector<std::pair<std::string, std::string>> env;  // what the container changes
 };
@@ -303,9 +305,11 @@ std::string job_env(spank_t sp, const char* name) {
   return buf;
 }
 
-std::vector<std::string> keeper_args(const std::string& image) {
+std::vector<std::string> keeper_args(const std::string& image, const std::string& script_dir) {
   std::vector<std::string> a = {"container-keeper", "--ready-fd", "3", "--grace", std::to_string(g.grace),
                                 "--pull=never"};
+  // The batch step execs its script from slurmd's spool: it must be there.
+  if (!script_dir.empty()) a.insert(a.end(), {"-v", script_dir + ":" + script_dir + ":ro"});
   for (const auto& m : g.site_mounts) a.insert(a.end(), {"-v", m});
   for (const auto& m : g.mounts) a.insert(a.end(), {"-v", m});
   if (!g.workdir.empty()) a.insert(a.end(), {"-w", g.workdir});
@@ -331,6 +335,17 @@ void stop_keeper() {
   g.keeper = -1;
 }
 
+// The directory of the batch script, for the batch step; empty otherwise.
+std::string batch_script_dir(spank_t sp) {
+  uint32_t step = 0;
+  int argc = 0;
+  char** argv = nullptr;
+  if (spank_get_item(sp, S_JOB_STEPID, &step) != ESPANK_SUCCESS || step != SLURM_BATCH_SCRIPT) return {};
+  if (spank_get_item(sp, S_JOB_ARGV, &argc, &argv) != ESPANK_SUCCESS || argc < 1 || argv[0][0] != '/') return {};
+  std::string script = argv[0];
+  return script.substr(0, script.rfind('/'));
+}
+
 // remote, once per node and step: the step's container.
 int start_container(spank_t sp) {
   std::string image = g.image;
@@ -346,7 +361,7 @@ int start_container(spank_t sp) {
     slurm_error("ferry: cannot read the job's user or environment");
     return -1;
   }
-  Child c = start_ferry(keeper_args(image), env, uid, gid, 3);
+  Child c = start_ferry(keeper_args(image, batch_script_dir(sp)), env, uid, gid, 3);
   if (c.pid < 0) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
     return -1;
@@ -415,12 +430,18 @@ FERRY_EXPORT int slurm_spank_init_post_opt(spank_t sp, int, char**) {
   return 0;
 }
 
+// A failure here is said once per node (slurm_error reaches the user's
+// srun) but not returned: Slurm 22.05's srun exits 0 when user_init fails
+// ("launch failed"). Each task fails instead, before exec, so the step
+// fails and no task ever runs outside its container.
 FERRY_EXPORT int slurm_spank_user_init(spank_t sp, int, char**) {
   if (g.image.empty() || !spank_remote(sp)) return 0;
-  return start_container(sp);
+  if (start_container(sp) != 0) g.failed = true;
+  return 0;
 }
 
 FERRY_EXPORT int slurm_spank_task_init(spank_t sp, int, char**) {
+  if (g.failed) return -1;
   if (g.keeper <= 0) return 0;
   return enter_container(sp);
 }
