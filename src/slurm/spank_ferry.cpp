@@ -18,7 +18,7 @@
 //   step end (exit)  stops the keeper; the holder (grace 0 under Slurm)
 //       unmounts and exits with its last container.
 //
-// docs/cli/slurm.md is the user's guide; docs/design/slurm.md the design.
+// docs/cli/slurm.md is the user's guide and says what happens when.
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
