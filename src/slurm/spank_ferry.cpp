@@ -19,6 +19,7 @@
 //       unmounts and exits with its last container.
 //
 // docs/cli/slurm.md is the user's guide and says what happens when.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -67,7 +68,7 @@ struct State {
   std::vector<std::string> env_names;
   bool writable = false;
   // plugstack.conf arguments.
-  std::string ferry = FERRY_BIN;
+  std::string ferry;
   std::vector<std::string> site_mounts;
   int grace = 0;
   // The step's container (remote context).
@@ -172,8 +173,22 @@ struct spank_option kOptions[] = {
     SPANK_OPTIONS_TABLE_END,
 };
 
+// The ferry binary installed beside this plugin (PREFIX/lib/ferry/ ->
+// PREFIX/bin/ferry), so an install relocated with `cmake --install --prefix`
+// finds its own; else the configured path.
+std::string default_ferry() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&default_ferry), &info) != 0 && info.dli_fname != nullptr) {
+    std::string p = info.dli_fname;
+    for (int i = 0; i < 3 && p.rfind('/') != std::string::npos; ++i) p.erase(p.rfind('/'));
+    if (!p.empty() && ::access((p + "/bin/ferry").c_str(), X_OK) == 0) return p + "/bin/ferry";
+  }
+  return FERRY_BIN;
+}
+
 // plugstack.conf arguments: ferry=PATH, mounts=SRC:DST[:ro],..., grace=SECONDS.
 int parse_args(int ac, char** av) {
+  g.ferry = default_ferry();
   for (int i = 0; i < ac; ++i) {
     std::string a = av[i];
     auto eq = a.find('=');
