@@ -60,6 +60,18 @@ user_dir() {
   return 0
 }
 
+# free_port [N]: prints N (default 1) distinct TCP ports on 127.0.0.1 that
+# nothing listened on a moment ago, one a line (the kernel picks them, all
+# bound at once). Another process may take one before the caller binds it:
+# fixtures retry with new ports on "address already in use".
+free_port() {
+  "${FIXTURE_PYTHON:-/usr/bin/python3}" -c '
+import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in ss))' "${1:-1}"
+}
+
 # --- images ----------------------------------------------------------------
 # make_busybox_image DIR: a small root file system from Debian's busybox-static,
 # with the probe in /probe. It has no /home and no /work, on purpose.

@@ -257,7 +257,7 @@ registry_start() {
 
   local port pid code _
   for _ in 1 2 3 4 5; do
-    port=$("$FIXTURE_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
     cat >"$d/config.yml" <<EOF
 version: 0.1
 log:
