@@ -18,7 +18,7 @@ pids=()
 for i in $(seq $N); do
   ferry_shared run -v "$T/v$i:/vol" -v "$T/go:/go:ro" "$T/img.sqfs" sh -c '
     echo $$ >/vol/pid.tmp && mv /vol/pid.tmp /vol/pid
-    while [ ! -e /go/go ]; do sleep 0.05; done
+    i=0; while [ ! -e /go/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
     [ "$(cat /vol/id)" = "$(cat /vol/id)" ] && ls /vol | grep -vx seen | tr "\n" " " >/vol/seen' &
   pids+=($!)
 done

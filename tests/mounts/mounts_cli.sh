@@ -13,7 +13,7 @@ mkdir -m 0777 "$T/u"
 
 expect_eq "$(ferry_shared mounts)" "$(printf '%-40s %8s  %7s  %10s  %10s  %s' IMAGE PID SINCE CONTAINERS REQUESTS PATH)" "no holders"
 ferry_shared run "$T/a.sqfs" true
-ferry_shared run -v "$T/u:/u" "$T/b.sqfs" sh -c 'touch /u/started; while [ ! -e /u/go ]; do sleep 0.05; done' &
+ferry_shared run -v "$T/u:/u" "$T/b.sqfs" sh -c 'touch /u/started; i=0; while [ ! -e /u/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done' &
 job=$!
 for _ in $(seq 200); do [ -e "$T/u/started" ] && break; sleep 0.05; done
 [ -e "$T/u/started" ] || fail "the container did not start"

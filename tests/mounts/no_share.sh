@@ -15,7 +15,7 @@ probe() {
   shift
   rm -f "$T/u/pid" "$T/u/go"
   as_user env XDG_RUNTIME_DIR="$XDG" XDG_CONFIG_HOME="$cfg" "$FERRY" run "$@" -v "$T/u:/u" "$T/img.sqfs" \
-    sh -c 'echo $$ >/u/pid.tmp; mv /u/pid.tmp /u/pid; while [ ! -e /u/go ]; do sleep 0.05; done' &
+    sh -c 'echo $$ >/u/pid.tmp; mv /u/pid.tmp /u/pid; i=0; while [ ! -e /u/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done' &
   ppid_=$!
   for _ in $(seq 200); do [ -s "$T/u/pid" ] && break; sleep 0.05; done
   [ -s "$T/u/pid" ] || fail "the container ($*) did not start"

@@ -23,9 +23,9 @@ make_busybox_image "$T/img"
 make_squashfs "$T/img" "$T/img.sqfs"
 mkdir -m 0777 "$T/go" "$T/a" "$T/b"
 
-ferry_shared run -v "$T/go:/go" -v "$T/a:/out" "$T/img.sqfs" sh -c 'echo $$ >/out/pid; while [ ! -e /go/go ]; do sleep 0.05; done' &
+ferry_shared run -v "$T/go:/go" -v "$T/a:/out" "$T/img.sqfs" sh -c 'echo $$ >/out/pid; i=0; while [ ! -e /go/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done' &
 p1=$!
-ferry_other run -v "$T/go:/go" -v "$T/b:/out" "$T/img.sqfs" sh -c 'echo $$ >/out/pid; while [ ! -e /go/go ]; do sleep 0.05; done' &
+ferry_other run -v "$T/go:/go" -v "$T/b:/out" "$T/img.sqfs" sh -c 'echo $$ >/out/pid; i=0; while [ ! -e /go/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done' &
 p2=$!
 for _ in $(seq 200); do [ -s "$T/a/pid" ] && [ -s "$T/b/pid" ] && break; sleep 0.05; done
 [ -s "$T/a/pid" ] && [ -s "$T/b/pid" ] || { touch "$T/go/go"; fail "the containers did not start"; }

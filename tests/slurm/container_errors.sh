@@ -1,0 +1,39 @@
+# Bad input fails the step cleanly, with one line that names what is wrong,
+# on the user's terminal: a missing image, a malformed option, an option
+# that is not available yet. Nothing is left running or mounted, and the
+# nodes stay up.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/slurm.bash"
+. "$(dirname "$0")/plugin.bash"
+
+plugin_cluster
+
+# fails WANT ARG...: srun ARG... fails, and its stderr has the line WANT.
+fails() {
+  local want=$1 st=0 err
+  shift
+  err=$(slurm_as_user srun -N1 -n1 "$@" 2>&1 >/dev/null) || st=$?
+  [ "$st" != 0 ] || fail "srun $* succeeded"
+  expect_contains "$err" "$want" "srun $*"
+}
+fails "error: ferry: $T/nope.sqfs: no such image (not a directory or SquashFS file)" --container-image="$T/nope.sqfs" true
+# (not stored, so pulled: what fails is the pull, whatever the network says)
+fails "error: ferry: 127.0.0.1:1/no/such:image: " --container-image=127.0.0.1:1/no/such:image true
+fails "error: ferry: --container-mounts: 'data' is not SRC:DST[:ro|rw] with absolute paths" \
+  --container-image="$T/img.sqfs" --container-mounts=data true
+fails "error: ferry: --container-mounts: '$T:/x:rx' is not SRC:DST[:ro|rw] with absolute paths" \
+  --container-image="$T/img.sqfs" --container-mounts="$T:/x:rx" true
+fails "error: ferry: --container-workdir needs an absolute path" --container-image="$T/img.sqfs" --container-workdir=rel true
+fails "error: ferry: --container-gpus is not available yet" --container-image="$T/img.sqfs" --container-gpus true
+fails "error: ferry: --container-mpi is not available yet" --container-image="$T/img.sqfs" --container-mpi=pmi2 true
+# A mount whose source is missing fails on the node, when the container is built.
+fails "volume $T/missing: source does not exist" --container-image="$T/img.sqfs" --container-mounts="$T/missing:/m" true
+# A command the image lacks: the task fails, as any exec failure does.
+st=0
+slurm_as_user srun -N1 -n1 --container-image="$T/img.sqfs" /no/such/cmd >/dev/null 2>&1 || st=$?
+[ "$st" != 0 ] || fail "a missing command succeeded"
+
+slurm_wait_no_jobs || fail "the jobs' processes did not end"
+expect_eq "$(_slurm_env sinfo -h -o %T | sort -u | tr '\n' ' ')" "idle " "node states after the failures"
+# And the cluster still runs containers.
+expect_eq "$(slurm_as_user srun -N2 -n2 --container-image="$T/img.sqfs" echo ok | tr '\n' ' ')" "ok ok " "a good step afterwards"

@@ -1,0 +1,20 @@
+# Prelude of the plugin tests, sourced after tests/lib.sh and slurm.bash:
+#
+#   plugin_cluster [PLUGSTACK_ARG...]
+#     skips when spank_ferry.so was not built or FUSE is not usable; makes
+#     the busybox image $T/img (its /etc/os-release says "ferry slurm
+#     image"; a test's image_extra function, when defined, adds to it
+#     first) and $T/img.sqfs; starts the cluster with the plugin
+#     ($PLUGIN, ferry=$FERRY and the arguments).
+
+PLUGIN=$(dirname "$FERRY")/spank_ferry.so
+
+plugin_cluster() {
+  [ -e "$PLUGIN" ] || skip "spank_ferry.so was not built (no slurm/spank.h)"
+  need_fuse
+  make_busybox_image "$T/img"
+  printf 'NAME="ferry slurm image"\n' >"$T/img/etc/os-release"
+  if declare -F image_extra >/dev/null; then image_extra; fi
+  make_squashfs "$T/img" "$T/img.sqfs"
+  slurm_start "required $PLUGIN ferry=$FERRY${*:+ $*}"
+}
