@@ -22,6 +22,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -70,6 +71,7 @@ struct State {
   // plugstack.conf arguments.
   std::string ferry;
   std::vector<std::string> site_mounts;
+  std::string store;  // store= : where job images are pulled (%u: user name, %U: uid)
   int grace = 0;
   // The step's container (remote context).
   pid_t keeper = -1;
@@ -204,6 +206,12 @@ int parse_args(int ac, char** av) {
           }
           g.site_mounts.push_back(m);
         }
+    } else if (key == "store") {
+      if (val.empty() || val[0] != '/') {
+        slurm_error("ferry: plugstack.conf: store must be an absolute path, got '%s'", val.c_str());
+        return -1;
+      }
+      g.store = val;
     } else if (key == "grace") {
       char* end = nullptr;
       long v = std::strtol(val.c_str(), &end, 10);
@@ -213,7 +221,7 @@ int parse_args(int ac, char** av) {
       }
       g.grace = static_cast<int>(v);
     } else {
-      slurm_error("ferry: plugstack.conf: unknown argument '%s' (ferry=, mounts=, grace=)", a.c_str());
+      slurm_error("ferry: plugstack.conf: unknown argument '%s' (ferry=, mounts=, store=, grace=)", a.c_str());
       return -1;
     }
   }
@@ -242,6 +250,26 @@ std::string trim(std::string s) {
   return s;
 }
 
+// store= for UID, %u and %U expanded; empty when the site set none or the
+// job's own environment names a store (FERRY_STORE: the user's choice wins).
+std::string store_for(uid_t uid, const char* users_own) {
+  if (g.store.empty() || (users_own != nullptr && *users_own != '\0')) return {};
+  std::string name = std::to_string(uid);
+  char buf[4096];
+  struct passwd pw {}, *found = nullptr;
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) name = found->pw_name;
+  std::string out;
+  for (size_t i = 0; i < g.store.size(); ++i) {
+    if (g.store[i] == '%' && i + 1 < g.store.size() && (g.store[i + 1] == 'u' || g.store[i + 1] == 'U')) {
+      out += g.store[i + 1] == 'u' ? name : std::to_string(uid);
+      ++i;
+    } else {
+      out += g.store[i];
+    }
+  }
+  return out;
+}
+
 struct Child {
   pid_t pid = -1;
   int out = -1;  // its fd 1 (resolve) or 3 (keeper)
@@ -251,7 +279,15 @@ struct Child {
 // Runs ferry ARGS with ENV, as UID/GID when uid != -1 (from slurmstepd,
 // whose real uid is root and effective uid the user's), its stdout (or the
 // keeper's ready fd 3) and stderr on pipes.
-Child start_ferry(const std::vector<std::string>& args, char** env, uid_t uid, gid_t gid, int out_fd) {
+Child start_ferry(const std::vector<std::string>& args, char** env, uid_t uid, gid_t gid, int out_fd,
+                  const std::string& store) {
+  // The environment: the job's (or ours), with FERRY_STORE=store when set.
+  std::string store_entry = "FERRY_STORE=" + store;
+  std::vector<char*> envp;
+  for (char** e = env != nullptr ? env : environ; *e != nullptr; ++e)
+    if (store.empty() || std::strncmp(*e, "FERRY_STORE=", 12) != 0) envp.push_back(*e);
+  if (!store.empty()) envp.push_back(store_entry.data());
+  envp.push_back(nullptr);
   int o[2], e[2];
   if (::pipe2(o, O_CLOEXEC) != 0) return {};
   if (::pipe2(e, O_CLOEXEC) != 0) {
@@ -275,8 +311,7 @@ Child start_ferry(const std::vector<std::string>& args, char** env, uid_t uid, g
     ::dup2(o[1], out_fd);
     ::dup2(e[1], 2);
     ::syscall(SYS_close_range, 4U, ~0U, 0);
-    if (env != nullptr) ::execve(argv[0], argv.data(), env);
-    else ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     std::string msg = std::string("ferry: cannot run ") + g.ferry + ": " + std::strerror(errno);
     (void)!::write(2, msg.data(), msg.size());
     ::_exit(127);
@@ -294,7 +329,8 @@ int pin_image() {
   const char* name = std::getenv(kEnvName);
   const char* pinned = std::getenv(kEnvPinned);
   if (name != nullptr && pinned != nullptr && g.image == name) return 0;  // a step of a job that pinned it
-  Child c = start_ferry({"resolve-image", "--pull=missing", g.image}, nullptr, static_cast<uid_t>(-1), 0, 1);
+  Child c = start_ferry({"resolve-image", "--pull=missing", g.image}, nullptr, static_cast<uid_t>(-1), 0, 1,
+                        store_for(::getuid(), std::getenv("FERRY_STORE")));
   if (c.pid < 0) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
     return -1;
@@ -376,7 +412,8 @@ int start_container(spank_t sp) {
     slurm_error("ferry: cannot read the job's user or environment");
     return -1;
   }
-  Child c = start_ferry(keeper_args(image, batch_script_dir(sp)), env, uid, gid, 3);
+  Child c = start_ferry(keeper_args(image, batch_script_dir(sp)), env, uid, gid, 3,
+                        store_for(uid, job_env(sp, "FERRY_STORE").c_str()));
   if (c.pid < 0) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
     return -1;
