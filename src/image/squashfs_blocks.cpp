@@ -26,6 +26,21 @@ void BufferPool::give(std::unique_ptr<char[]> buf) noexcept {
   if (free_.size() < keep_) free_.push_back(std::move(buf));
 }
 
+void BufferPool::release() {
+  std::vector<std::unique_ptr<char[]>> gone;
+  std::lock_guard lock(mu_);
+  gone.swap(free_);
+}
+
+void BlockCache::clear() {
+  std::list<std::pair<uint64_t, Ref>> gone;  // released outside the lock: buffers go back to the pool
+  {
+    std::lock_guard lock(mu_);
+    gone.swap(lru_);
+    index_.clear();
+  }
+}
+
 BlockCache::Ref BlockCache::get(uint64_t pos) {
   std::lock_guard lock(mu_);
   return find(pos);

@@ -50,6 +50,8 @@ class BufferPool {
   BufferPool(size_t size, size_t keep) : size_(size), keep_(keep) {}
   std::unique_ptr<char[]> take();
   void give(std::unique_ptr<char[]> buf) noexcept;
+  /// Frees the kept buffers (an idle server's memory).
+  void release();
 
  private:
   std::mutex mu_;
@@ -84,6 +86,8 @@ class BlockCache {
   /// Caches a claimed block (a filled buffer from the pool) under POS.
   Ref finish(uint64_t pos, std::unique_ptr<char[]> data, size_t size, bool ahead);
   void abandon(uint64_t pos);
+  /// Drops every cached block (replies still holding one keep it alive).
+  void clear();
 
  private:
   Ref find(uint64_t pos);  // with mu_ held

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/limits.h>
+#include <malloc.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -168,6 +169,12 @@ int SquashfsReader::Impl::fill_stat(const sqfs_inode& in, struct stat* st) {
 
 SquashfsReader::SquashfsReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SquashfsReader::~SquashfsReader() = default;
+
+void SquashfsReader::trim() {
+  impl_->blocks->clear();
+  impl_->pool->release();
+  ::malloc_trim(0);  // glibc keeps freed arena memory otherwise
+}
 
 std::unique_ptr<SquashfsReader> SquashfsReader::open(const std::string& path) {
   auto impl = std::make_unique<Impl>();

@@ -77,6 +77,9 @@ class SquashfsReader {
   int getxattr(InodeRef ref, std::string_view name, std::string* value);
   /// Up to SIZE bytes at OFF (fewer at end of file, none past it).
   int read(InodeRef ref, uint64_t off, size_t size, ReadResult* out);
+  /// Gives back the memory of the decompressed-block cache (an idle mount:
+  /// the kernel's page cache still holds what was read).
+  void trim();
 
  private:
   struct Impl;

@@ -361,6 +361,7 @@ class FuseServer final : public SquashfsServer {
   }
 
   unsigned long requests_served() const override { return state_->served.load(std::memory_order_relaxed); }
+  void trim() override { state_->reader->trim(); }
 
  private:
   std::shared_ptr<State> state_;

@@ -152,8 +152,10 @@ class Holder {
   }
 
   void drop(size_t i) {
-    if (clients_[i].attached && --attached_ == 0)
+    if (clients_[i].attached && --attached_ == 0) {
       deadline_ = stopping_ ? Clock::now() : Clock::now() + std::chrono::seconds(args_.grace);
+      server_->trim();  // idle through the grace period: keep only the kernel's cache
+    }
     clients_.erase(clients_.begin() + static_cast<long>(i));
   }
 

@@ -30,6 +30,10 @@ class SquashfsServer {
 
   /// Number of FUSE requests answered so far (for diagnostics and benchmarks).
   virtual unsigned long requests_served() const = 0;
+
+  /// Frees the decompressed-block cache, for a mount nobody uses now (the
+  /// kernel's page cache keeps what was read). Safe while serving.
+  virtual void trim() = 0;
 };
 
 /// True when the file at PATH starts with the SquashFS magic ("hsqs").
