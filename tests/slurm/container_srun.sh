@@ -30,9 +30,11 @@ key=$(AS_USER_CWD=/ as_user "$FERRY" mounts --format json | /usr/bin/python3 -c 
 expect_eq "$(echo "$key" | wc -w)" 1 "holders of the image"
 expect_eq "$(holders_in_proc "$key" | wc -w)" 1 "holder processes"
 # (a keeper's own short-lived fork, starting the holder, has its command
-# line too: count those whose parent is a slurmstepd)
+# line too: count those whose parent is a slurmstepd; and only this
+# cluster's: another test's may run beside this one)
 keepers=0
 for p in $(pgrep -u "$TEST_UID" -f "ferry container-keeper"); do
+  grep -qzxF "SLURM_CLUSTER_NAME=$CLUSTER_NAME" "/proc/$p/environ" 2>/dev/null || continue
   [ "$(ps -o comm= -p "$(ps -o ppid= -p "$p" | tr -d ' ')")" = slurmstepd ] && keepers=$((keepers + 1))
 done
 expect_eq "$keepers" 2 "container keepers (one per node)"
