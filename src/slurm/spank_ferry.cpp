@@ -75,6 +75,7 @@ struct State {
   int grace = 0;
   // The step's container (remote context).
   pid_t keeper = -1;
+  int keeper_pidfd = -1;  // taken while the keeper is our unreaped child: never another process
   bool failed = false;  // the container did not start: every task must fail
   std::string cwd;
   std::vector<std::pair<std::string, std::string>> env;  // what the container changes
@@ -370,20 +371,29 @@ std::vector<std::string> keeper_args(const std::string& image, const std::string
   return a;
 }
 
+// Signals the keeper through its pidfd: slurmstepd may have reaped it
+// (it waits for any child), and its pid may be another process's by now.
+void signal_keeper(int sig) {
+  if (g.keeper_pidfd >= 0) ::syscall(SYS_pidfd_send_signal, g.keeper_pidfd, sig, nullptr, 0);
+  else if (g.keeper > 0) ::kill(g.keeper, sig);  // no pidfd (pidfd_open failed): the pid
+}
+
 void stop_keeper() {
   if (g.keeper <= 0) return;
-  ::kill(g.keeper, SIGTERM);
-  for (int i = 0; i < 500; ++i) {  // 5 s, then SIGKILL
+  signal_keeper(SIGTERM);
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {  // 5 s, then SIGKILL
     pid_t r = ::waitpid(g.keeper, nullptr, WNOHANG);
-    if (r == g.keeper || (r < 0 && errno == ECHILD)) {
-      g.keeper = -1;
-      return;
-    }
-    ::usleep(10000);
+    gone = r == g.keeper || (r < 0 && errno == ECHILD);
+    if (!gone) ::usleep(10000);
   }
-  ::kill(g.keeper, SIGKILL);
-  ::waitpid(g.keeper, nullptr, 0);
+  if (!gone) {
+    signal_keeper(SIGKILL);
+    ::waitpid(g.keeper, nullptr, 0);
+  }
   g.keeper = -1;
+  if (g.keeper_pidfd >= 0) ::close(g.keeper_pidfd);
+  g.keeper_pidfd = -1;
 }
 
 // The directory of the batch script, for the batch step; empty otherwise.
@@ -419,11 +429,13 @@ int start_container(spank_t sp) {
     return -1;
   }
   g.keeper = c.pid;
+  g.keeper_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, c.pid, 0));
+  if (g.keeper_pidfd >= 0) ::fcntl(g.keeper_pidfd, F_SETFD, FD_CLOEXEC);  // pidfds are; the task must not keep it
   std::string ready = read_all(c.out, kReadyTimeoutMs);
   ::close(c.out);
   if (ready.rfind("ok\n", 0) != 0) {
     // Not ready: it failed (its one line is on stderr) or hangs.
-    ::kill(c.pid, SIGKILL);
+    signal_keeper(SIGKILL);
     std::string err = trim(read_all(c.err, 1000));
     ::close(c.err);
     stop_keeper();
@@ -447,13 +459,13 @@ int start_container(spank_t sp) {
 
 // remote, in each task just before exec: enter the container.
 int enter_container(spank_t sp) {
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, g.keeper, 0));
+  int pidfd = g.keeper_pidfd;
   if (pidfd < 0 || ::setns(pidfd, CLONE_NEWUSER | CLONE_NEWNS) != 0) {
     slurm_error("ferry: cannot enter the container of %s (keeper pid %d): %s", g.image.c_str(), g.keeper,
                 std::strerror(errno));
     return -1;
   }
-  ::close(pidfd);
+  ::close(pidfd);  // the task's copy; slurmstepd keeps its own
   if (::chdir(g.cwd.c_str()) != 0 && ::chdir("/") != 0) return -1;
   for (const auto& [name, value] : g.env) spank_setenv(sp, name.c_str(), value.c_str(), 1);
   // Nothing the task runs may gain privilege (setuid bits, file capabilities).
