@@ -19,7 +19,7 @@ for i in $(seq $N); do
   ferry_shared run -v "$T/v$i:/vol" -v "$T/go:/go:ro" "$T/img.sqfs" sh -c '
     echo $$ >/vol/pid.tmp && mv /vol/pid.tmp /vol/pid
     i=0; while [ ! -e /go/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
-    [ "$(cat /vol/id)" = "$(cat /vol/id)" ] && ls /vol | grep -vx seen | tr "\n" " " >/vol/seen' &
+    { echo "$(cat /vol/id):"; ls /vol | grep -vx seen; } | tr "\n" " " >/vol/seen' &
   pids+=($!)
 done
 for _ in $(seq 600); do
@@ -59,7 +59,7 @@ for i in "${!pids[@]}"; do
   wait "${pids[$i]}" || fail "container $((i + 1)) failed"
 done
 for i in $(seq $N); do
-  expect_eq "$(cat "$T/v$i/seen")" "id pid " "what container $i saw in /vol"
+  expect_eq "$(cat "$T/v$i/seen")" "$i: id pid " "what container $i saw in /vol"
 done
 # Still there during the grace period (2 s), gone after it.
 kill -0 "$holders" || fail "the holder ended before its grace period"

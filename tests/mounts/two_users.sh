@@ -14,10 +14,12 @@ share_setup 1
 O_XDG=$T/xdg2
 mkdir -m 0700 "$O_XDG"
 chown "$O_UID:$O_GID" "$O_XDG"
-ferry_other() {
+# as_other CMD...: CMD as the other user, with its own rendezvous directory.
+as_other() {
   (cd "$O_HOME" && exec setpriv --reuid="$O_UID" --regid="$O_GID" --init-groups --reset-env \
-    env HOME="$O_HOME" XDG_RUNTIME_DIR="$O_XDG" XDG_CONFIG_HOME="$CFG" "$FERRY" "$@")
+    env HOME="$O_HOME" XDG_RUNTIME_DIR="$O_XDG" XDG_CONFIG_HOME="$CFG" "$@")
 }
+ferry_other() { as_other "$FERRY" "$@"; }
 
 make_busybox_image "$T/img"
 make_squashfs "$T/img" "$T/img.sqfs"
@@ -37,7 +39,8 @@ owners=$(for h in $holders; do stat -c %u "/proc/$h"; done | sort -n | tr '\n' '
 expect_eq "$owners" "$(printf '%s\n' "$TEST_UID" "$O_UID" | sort -n | tr '\n' ' ')" "the holders' owners"
 expect_eq "$(fuse_devs "$(cat "$T/a/pid")" "$(cat "$T/b/pid")" | wc -l)" 2 "FUSE connections of the two containers"
 # The other user cannot even see the first user's socket, let alone join.
-if ferry_other sh -c "test -e '$XDG/ferry/mounts/$key.sock'" 2>/dev/null; then
+as_user test -S "$XDG/ferry/mounts/$key.sock" || fail "the owner cannot see its rendezvous socket"
+if as_other test -e "$XDG/ferry/mounts/$key.sock" 2>/dev/null; then
   fail "another user can see the rendezvous socket"
 fi
 touch "$T/go/go"
