@@ -204,19 +204,35 @@ void pivot_into(const std::string& root) {
 }
 
 // The image's root tree: the caller's own FUSE mount (server), the mount
-// holder's (shared, joined), or a directory.
+// holder's (shared, joined), or a directory (neither).
 struct ImageSource {
-  image::SquashfsServer* server = nullptr;
-  const SharedMount* shared = nullptr;
+  std::unique_ptr<image::SquashfsServer> server;
+  std::optional<SharedMount> shared;
+
+  int holder_fd() const { return shared ? shared->socket.get() : -1; }
 };
+
+// Before the namespaces, and single-threaded: joining or starting a holder
+// forks; validating the image for a private mount starts no thread.
+ImageSource open_image(const ContainerSpec& spec) {
+  ImageSource src;
+  if (spec.root.format != image::Format::Squashfs) return src;
+  if (spec.root.share) {
+    log::Timer t("join mount holder");
+    src.shared = acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace);
+  } else {
+    src.server = image::SquashfsServer::open(spec.root.path);
+  }
+  return src;
+}
 
 // Everything up to the exec, with the host paths opened first: on return
 // the calling process is in the container's namespaces, at its root.
 // Returns the working directory the command is to start in.
-std::string prepare_container(const ContainerSpec& spec, ImageSource src) {
+std::string prepare_container(const ContainerSpec& spec, const ImageSource& src) {
   {
     log::Timer t("namespaces");
-    if (src.shared != nullptr) join_namespaces(src.shared->pidfd.get(), src.shared->pid);
+    if (src.shared) join_namespaces(src.shared->pidfd.get(), src.shared->pid);
     else enter_namespaces(spec.process.uid, spec.process.gid);
   }
   // Take every host path now: after unshare, because the kernel clones only
@@ -226,7 +242,7 @@ std::string prepare_container(const ContainerSpec& spec, ImageSource src) {
   auto opened = open_sources(spec.mounts);
   Fd image_tree;
   if (src.server == nullptr) {
-    const std::string& from = src.shared != nullptr ? src.shared->root : spec.root.path;
+    const std::string& from = src.shared ? src.shared->root : spec.root.path;
     image_tree = clone_tree(AT_FDCWD, from.c_str());
     if (!image_tree) throw_errno("open image", from);
   }
@@ -235,7 +251,7 @@ std::string prepare_container(const ContainerSpec& spec, ImageSource src) {
   std::vector<Generated> generated;
   {
     log::Timer t("root mount");
-    mount_image(spec, src.server, image_tree.get());
+    mount_image(spec, src.server.get(), image_tree.get());
     Rootfs image(kLowerDir);
     generated = account_files(image, spec.account);
     auto points = plan_mount_points(image, opened, generated);
@@ -258,48 +274,35 @@ std::string prepare_container(const ContainerSpec& spec, ImageSource src) {
   return cwd;
 }
 
-pid_t start_container(const ContainerSpec& spec, ImageSource src, const SignalGuard& signals) {
+pid_t start_container(const ContainerSpec& spec, const ImageSource& src, const SignalGuard& signals) {
   log::Timer total("container start");
   std::string cwd = prepare_container(spec, src);
   become_subreaper();
   return spawn(ExecRequest{spec.process.args, spec.process.env, cwd, signals.original()});
 }
 
-// Joins (or starts) the image's mount holder; before any thread exists.
-std::optional<SharedMount> shared_mount(const ContainerSpec& spec) {
-  if (spec.root.format != image::Format::Squashfs || !spec.root.share) return std::nullopt;
-  log::Timer t("join mount holder");
-  return acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace);
-}
-
 }  // namespace
 
 int run(const ContainerSpec& spec) {
-  // Before the namespaces, and single-threaded: validating the image starts
-  // no thread; joining or starting a holder forks.
-  std::optional<SharedMount> shared = shared_mount(spec);
-  std::unique_ptr<image::SquashfsServer> server;
-  if (spec.root.format == image::Format::Squashfs && !shared) server = image::SquashfsServer::open(spec.root.path);
+  ImageSource src = open_image(spec);
   // Signals are blocked before any thread exists, so that only the
   // supervisor's signalfd ever receives them.
   SignalGuard signals;
-  pid_t child = start_container(spec, {server.get(), shared ? &*shared : nullptr}, signals);
-  return supervise(child, signals, shared ? shared->socket.get() : -1);
+  pid_t child = start_container(spec, src, signals);
+  return supervise(child, signals, src.holder_fd());
 }
 
 int keep(const ContainerSpec& spec, int ready_fd) {
-  std::optional<SharedMount> shared = shared_mount(spec);
-  std::unique_ptr<image::SquashfsServer> server;
-  if (spec.root.format == image::Format::Squashfs && !shared) server = image::SquashfsServer::open(spec.root.path);
+  ImageSource src = open_image(spec);
   SignalGuard signals;
-  std::string cwd = prepare_container(spec, {server.get(), shared ? &*shared : nullptr});
+  std::string cwd = prepare_container(spec, src);
   // "ok", then NUL-terminated fields: the working directory, then the
   // command's environment, one NAME=VALUE each.
   std::string ready = "ok\n" + cwd + '\0';
   for (const auto& e : spec.process.env) ready += e + '\0';
   write_all(ready_fd, ready.data(), ready.size(), "container keeper ready pipe");
   ::close(ready_fd);
-  return wait_until_ended(signals, shared ? shared->socket.get() : -1);
+  return wait_until_ended(signals, src.holder_fd());
 }
 
 }  // namespace ferry::runtime

@@ -68,6 +68,33 @@ void reap_strays() {
   }
 }
 
+// What ferry waits for, in one place: a signal, or the hang-up of the mount
+// holder's connection (-1: none). The holder never writes unasked, so any
+// event on its connection is its end.
+class Events {
+ public:
+  Events(const SignalGuard& signals, int holder_fd)
+      : sigfd_(::signalfd(-1, &signals.blocked(), SFD_CLOEXEC)), holder_fd_(holder_fd) {
+    if (!sigfd_) throw_errno("signalfd");
+  }
+  enum Kind { kSignal, kHolderGone };
+  Kind next(signalfd_siginfo& info) {
+    for (;;) {
+      pollfd p[2] = {{sigfd_.get(), POLLIN, 0}, {holder_fd_, POLLIN | POLLRDHUP, 0}};
+      if (::poll(p, holder_fd_ >= 0 ? 2 : 1, -1) < 0) continue;  // EINTR
+      if (holder_fd_ >= 0 && p[1].revents != 0) {
+        holder_fd_ = -1;  // said once
+        return kHolderGone;
+      }
+      if (p[0].revents != 0 && ::read(sigfd_.get(), &info, sizeof info) == sizeof info) return kSignal;
+    }
+  }
+
+ private:
+  Fd sigfd_;
+  int holder_fd_;
+};
+
 }  // namespace
 
 SignalGuard::SignalGuard() {
@@ -84,23 +111,18 @@ void become_subreaper() {
 }
 
 int supervise(pid_t child, const SignalGuard& signals, int holder_fd) {
-  Fd sigfd(::signalfd(-1, &signals.blocked(), SFD_CLOEXEC));
-  if (!sigfd) throw_errno("signalfd");
+  Events events(signals, holder_fd);
   bool holder_lost = false;
   for (;;) {
-    pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {holder_fd, POLLIN | POLLRDHUP, 0}};
-    if (::poll(p, holder_fd >= 0 && !holder_lost ? 2 : 1, -1) < 0) continue;  // EINTR
-    if (holder_fd >= 0 && !holder_lost && p[1].revents != 0) {
-      // The holder never writes unasked: this is its end. The image is gone
-      // from under the container (its files answer ENOTCONN); stop it rather
-      // than let it fail in strange ways or hang.
+    signalfd_siginfo info{};
+    if (events.next(info) == Events::kHolderGone) {
+      // The image is gone from under the container (its files answer
+      // ENOTCONN): stop it rather than let it fail in strange ways or hang.
       holder_lost = true;
       log::error("the mount holder of this image exited (killed?); stopping the container");
       ::kill(child, SIGKILL);
+      continue;
     }
-    if (p[0].revents == 0) continue;
-    signalfd_siginfo info{};
-    if (::read(sigfd.get(), &info, sizeof info) != sizeof info) continue;
     int sig = static_cast<int>(info.ssi_signo);
     if (sig == SIGCHLD) {
       int status = 0;
@@ -120,17 +142,14 @@ int supervise(pid_t child, const SignalGuard& signals, int holder_fd) {
 }
 
 int wait_until_ended(const SignalGuard& signals, int holder_fd) {
-  Fd sigfd(::signalfd(-1, &signals.blocked(), SFD_CLOEXEC));
-  if (!sigfd) throw_errno("signalfd");
+  Events events(signals, holder_fd);
   for (;;) {
-    pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {holder_fd, POLLIN | POLLRDHUP, 0}};
-    if (::poll(p, holder_fd >= 0 ? 2 : 1, -1) < 0) continue;  // EINTR
-    if (holder_fd >= 0 && p[1].revents != 0) {
+    signalfd_siginfo info{};
+    if (events.next(info) == Events::kHolderGone) {
       log::error("the mount holder of this image exited (killed?); the container is gone");
       return kExitFailure;
     }
-    signalfd_siginfo info{};
-    if (::read(sigfd.get(), &info, sizeof info) == sizeof info && info.ssi_signo != SIGCHLD) return 0;
+    if (info.ssi_signo != SIGCHLD) return 0;
   }
 }
 
