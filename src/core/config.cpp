@@ -172,14 +172,19 @@ void parse_config_text(std::string_view text, const std::string& name, Config& i
 }
 
 Config load_config() {
-  Config c;
-  const char* site_env = std::getenv("FERRY_SITE_CONFIG");
-  std::string site = (site_env && *site_env) ? site_env : "/etc/ferry/ferry.toml";
-  for (const std::string& path : {site, user_config_path()}) {
-    if (path.empty() || ::access(path.c_str(), F_OK) != 0) continue;
-    parse_config_text(read_file(path), path, c);
-  }
-  return c;
+  // Read once per process: a ferry command is short-lived, and a container
+  // start asks twice (the store lookup, then [mounts]).
+  static const Config loaded = [] {
+    Config c;
+    const char* site_env = std::getenv("FERRY_SITE_CONFIG");
+    std::string site = (site_env && *site_env) ? site_env : "/etc/ferry/ferry.toml";
+    for (const std::string& path : {site, user_config_path()}) {
+      if (path.empty() || ::access(path.c_str(), F_OK) != 0) continue;
+      parse_config_text(read_file(path), path, c);
+    }
+    return c;
+  }();
+  return loaded;
 }
 
 }  // namespace ferry

@@ -55,15 +55,6 @@ bool private_dir(const std::string& dir, bool create, bool must) {
   throw Error(fmt::format("rendezvous directory {} {}; refusing to use it for shared mounts", dir, wrong));
 }
 
-sockaddr_un socket_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    throw Error(fmt::format("rendezvous socket path too long ({} bytes): {}; set a shorter XDG_RUNTIME_DIR",
-                            path.size(), path));
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  return addr;
-}
 
 std::optional<SharedMount> try_attach(const HolderPaths& paths) {
   auto fd = connect_holder(paths.sock);
@@ -191,6 +182,16 @@ std::string rendezvous_dir() {
 HolderPaths holder_paths(const std::string& dir, const std::string& key) {
   std::string p = dir + "/" + key;
   return {p + ".lock", p + ".sock", p + ".root"};
+}
+
+sockaddr_un socket_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path))
+    throw Error(fmt::format("rendezvous socket path too long ({} bytes): {}; set a shorter XDG_RUNTIME_DIR",
+                            path.size(), path));
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
 }
 
 KeyLock::KeyLock(const std::string& path, bool wait) : path_(path) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <optional>
 #include <string>
@@ -33,6 +34,9 @@ struct HolderPaths {
 std::string rendezvous_dir();
 
 HolderPaths holder_paths(const std::string& dir, const std::string& key);
+
+/// The address of the socket file PATH; throws when PATH is too long for one.
+sockaddr_un socket_address(const std::string& path);
 
 /// An flock(2) on a lock file that may be removed by its last holder: after
 /// locking, the path is checked to still name the locked file.

@@ -62,7 +62,9 @@ struct Config {
   }
 };
 
-/// Reads the site and user files that exist (none is fine).
+/// Reads the site and user files that exist (none is fine), once per
+/// process: later calls return the same settings. A malformed file throws
+/// at every call.
 Config load_config();
 
 /// Parses one file's text into `into` (only the keys it sets change).
