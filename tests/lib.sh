@@ -20,7 +20,18 @@ fail() { echo "FAIL: $TEST_NAME: $*" >&2; exit 1; }
 # A temp dir the test user can read; removed at exit.
 T=$(mktemp -d /tmp/ferry-test.XXXXXX)
 chmod 0755 "$T"
-trap 'rm -rf "$T" 2>/dev/null || true' EXIT
+# at_exit CMD: CMD (a string, eval'd) runs when the test exits, whatever
+# way, before $T is removed; the last registered runs first. Fixtures stop
+# their servers this way; nothing else sets the EXIT trap.
+_at_exit=()
+at_exit() { _at_exit=("$1" "${_at_exit[@]}"); }
+_exit_work() {
+  trap - ERR  # clean-up that finds nothing to clean is not a failure
+  local c
+  for c in "${_at_exit[@]}"; do eval "$c" || true; done
+  rm -rf "$T" 2>/dev/null || true
+}
+trap _exit_work EXIT
 
 # --- the unprivileged user -------------------------------------------------
 if [ "$(id -u)" = 0 ]; then

@@ -92,11 +92,8 @@ PROXY='' PROXY_URL='' PROXY_LOG='' PROXY_PID=''
 export REGISTRY REGISTRY_URL REGISTRY_CA REGISTRY_PID REGISTRY_LOG TOKEN_LOG TOKEN_REALM
 export PROXY PROXY_URL PROXY_LOG PROXY_PID
 
-# Stop what was started before tests/lib.sh removes $T: its EXIT trap runs
-# after ours. A test that sets its own EXIT trap must call registry_stop.
-eval "_registry_prev_exit=$(trap -p EXIT | sed "s/^trap -- //; s/ EXIT\$//")"
-[ -n "${_registry_prev_exit:-}" ] || _registry_prev_exit=:
-trap 'registry_stop; eval "$_registry_prev_exit"' EXIT
+# Stop what was started before tests/lib.sh removes $T.
+at_exit registry_stop
 
 _registry_need() {
   command -v "$1" >/dev/null || skip "$1 is not installed (tools/deps.txt lists ${2:-$1})"

@@ -5,7 +5,7 @@
 
 id=$(basename "$T")
 home_file=$TEST_HOME/ferry-defaults-$id
-trap 'rm -rf "$T" "$home_file" "$home_file".* 2>/dev/null || true' EXIT
+at_exit 'rm -rf "$home_file" "$home_file".*'
 echo "home-$id" >"$home_file"
 [ "$(id -u)" = 0 ] && chown "$TEST_UID:$TEST_GID" "$home_file"
 user_dir "$T/u"

@@ -6,7 +6,7 @@
 # Host places the test user could write to, outside every default bind (so a
 # resolution on the host would leave a trace there), and one at the host root.
 H=$(mktemp -d /var/tmp/ferry-escape.XXXXXX)
-trap 'rm -rf "$T" "$H" 2>/dev/null || true' EXIT
+at_exit 'rm -rf "$H"'
 user_dir "$H/u"
 chmod 0755 "$H"
 id=$(basename "$T")

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 wd=$TEST_HOME/ferry-workdir-$(basename "$T")
-trap 'rm -rf "$T" "$wd" 2>/dev/null || true' EXIT
+at_exit 'rm -rf "$wd"'
 user_dir "$wd"
 
 # A system directory of the host that the busybox image lacks.

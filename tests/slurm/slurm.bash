@@ -46,8 +46,8 @@
 #   most) for it to end, stops the daemons by pid (TERM, KILL after 3 s),
 #   kills any slurmstepd (found by its working directory, slurmd's:
 #   $CLUSTER_DIR/run) or task (see slurm_job_pids) left behind, then
-#   munged. Runs at exit too, before tests/lib.sh removes $T; a test that
-#   sets its own EXIT trap must call it. slurm_start may be called again
+#   munged. Runs at exit too, before tests/lib.sh removes $T (at_exit).
+#   slurm_start may be called again
 #   after it.
 # slurm_as_user CMD...: CMD as the test user (lib.sh's as_user) with
 #   SLURM_CONF set, from $CLUSTER_WORK unless AS_USER_CWD says otherwise.
@@ -104,10 +104,8 @@ CLUSTER_CTLD_PID='' CLUSTER_SLURMD_PID_n1='' CLUSTER_SLURMD_PID_n2='' CLUSTER_MU
 _slurm_daemons=()  # slurmctld and slurmd pids
 _slurm_munged=''
 
-# Stop the cluster before tests/lib.sh removes $T: its EXIT trap runs after ours.
-eval "_slurm_prev_exit=$(trap -p EXIT | sed "s/^trap -- //; s/ EXIT\$//")"
-[ -n "${_slurm_prev_exit:-}" ] || _slurm_prev_exit=:
-trap 'slurm_stop; eval "$_slurm_prev_exit"' EXIT
+# Stop the cluster before tests/lib.sh removes $T.
+at_exit slurm_stop
 
 # _slurm_env CMD...: a Slurm command as root against this cluster, with a
 # clean environment and a time limit.

@@ -12,9 +12,7 @@ tar -C "$T/rootfs" -czf "$T/big.tar.gz" .
 chmod a+r "$T/rootfs.tar.gz" "$T/big.tar.gz"
 mkdir "$T/small"
 mount -t tmpfs -o size=4m,mode=0755 tmpfs "$T/small" || skip "cannot mount tmpfs"
-# Before tests/lib.sh's own exit work (it removes $T).
-eval "_prev_exit=$(trap -p EXIT | sed "s/^trap -- //; s/ EXIT\$//")"
-trap 'umount "$T/small" 2>/dev/null; eval "$_prev_exit"' EXIT
+at_exit 'umount "$T/small"'  # before $T is removed
 store="$T/small/store"
 user_dir "$store"
 ferry_as_user() { as_user env FERRY_STORE="$store" "$FERRY" "$@"; }
