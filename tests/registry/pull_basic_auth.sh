@@ -8,9 +8,7 @@
 . "$(dirname "$0")/pull_lib.bash"
 need_fuse
 
-registry_start basic
-registry_busybox_layout "$T/img" v1 >/dev/null
-registry_upload_oci "$T/img" test/busybox:v1 >/dev/null
+registry_with_busybox "$T/img" basic
 ref=$REGISTRY/test/busybox:v1
 user_config "[registries.\"$REGISTRY\"]
 insecure = true"

@@ -6,9 +6,7 @@
 . "$(dirname "$0")/pull_lib.bash"
 need_fuse
 
-registry_start plain
-registry_busybox_layout "$T/img" v1 >/dev/null
-registry_upload_oci "$T/img" test/busybox:v1 >/dev/null
+registry_with_busybox "$T/img" plain
 proxy_start drop-each-blob
 ref=$PROXY/test/busybox:v1
 

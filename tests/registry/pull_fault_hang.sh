@@ -5,9 +5,7 @@
 . "$(dirname "$0")/registry.bash"
 . "$(dirname "$0")/pull_lib.bash"
 
-registry_start plain
-registry_busybox_layout "$T/img" v1 >/dev/null
-registry_upload_oci "$T/img" test/busybox:v1 >/dev/null
+registry_with_busybox "$T/img" plain
 proxy_start hang
 user_config "[pull]
 timeout = 2

@@ -6,9 +6,7 @@
 . "$(dirname "$0")/registry.bash"
 . "$(dirname "$0")/pull_lib.bash"
 
-registry_start plain
-registry_busybox_layout "$T/img" v1 >/dev/null
-registry_upload_oci "$T/img" test/busybox:v1 >/dev/null
+registry_with_busybox "$T/img" plain
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 # 429 twice: the third request passes, after 2 s of Retry-After.

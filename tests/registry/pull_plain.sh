@@ -7,9 +7,8 @@
 . "$(dirname "$0")/pull_lib.bash"
 need_fuse
 
-registry_start plain
-registry_busybox_layout "$T/img" v1 >/dev/null
-digest=$(registry_upload_oci "$T/img" test/busybox:v1)
+registry_with_busybox "$T/img" plain
+digest=$BUSYBOX_DIGEST
 ref=$REGISTRY/test/busybox:v1
 
 id=$(ferry_as_user pull -q --tls-verify=false "$ref")

@@ -61,6 +61,10 @@
 #   make_busybox_image; none; or a directory) and a top layer with /arch
 #   (ARCH) and /etc/hello (TAG). Prints the manifest's digest.
 # registry_busybox_layout DIR TAG: the same, for this machine.
+# registry_with_busybox DIR MODE...: what most pull tests start with:
+#   registry_start MODE..., the busybox layout DIR tagged v1, uploaded as
+#   test/busybox:v1; BUSYBOX_DIGEST is its manifest's digest. Call it
+#   directly, not in $(...) (registry_start's rule).
 # registry_multiarch_layout DIR [BASE]: a layout with two images, tagged
 #   amd64 and arm64 (linux/amd64, linux/arm64/v8), same base layer, /arch
 #   holding the architecture; upload it with --index for a multi-arch image.
@@ -389,6 +393,14 @@ registry_layout() {
 }
 
 registry_busybox_layout() { registry_layout "$1" "$2" "$(host_arch)" busybox; }
+
+registry_with_busybox() {
+  local dir=$1
+  shift
+  registry_start "$@"
+  registry_busybox_layout "$dir" v1 >/dev/null
+  BUSYBOX_DIGEST=$(registry_upload_oci "$dir" test/busybox:v1)
+}
 
 registry_multiarch_layout() {
   registry_layout "$1" amd64 amd64 "${2:-busybox}" >/dev/null

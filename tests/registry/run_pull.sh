@@ -7,9 +7,7 @@
 . "$(dirname "$0")/pull_lib.bash"
 need_fuse
 
-registry_start plain
-registry_busybox_layout "$T/img" v1 >/dev/null
-registry_upload_oci "$T/img" test/busybox:v1 >/dev/null
+registry_with_busybox "$T/img" plain
 ref=$REGISTRY/test/busybox:v1
 
 # --pull=never: the store's error, one line, the registry not asked.

@@ -9,9 +9,7 @@
 . "$(dirname "$0")/plugin.bash"
 
 plugin_cluster
-registry_start plain
-registry_busybox_layout "$T/reg" v1 >/dev/null
-registry_upload_oci "$T/reg" test/busybox:v1 >/dev/null
+registry_with_busybox "$T/reg" plain
 user_dir "$T/store"
 mkdir -p "$T/cfg/ferry"
 printf '[registries."%s"]\ninsecure = true\n' "$REGISTRY" >"$T/cfg/ferry/ferry.toml"
