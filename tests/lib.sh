@@ -127,6 +127,18 @@ image_forms() {
   fi
 }
 
+# small_store SIZE: a store for the test user on a tmpfs of SIZE at
+# $T/small (root only: skips if it cannot be mounted), unmounted at exit;
+# sets $store and ferry_as_user (ferry as the test user with that store).
+small_store() {
+  mkdir "$T/small"
+  mount -t tmpfs -o "size=$1,mode=0755" tmpfs "$T/small" || skip "cannot mount tmpfs"
+  at_exit 'umount "$T/small"'
+  store="$T/small/store"
+  user_dir "$store"
+  ferry_as_user() { as_user env FERRY_STORE="$store" "$FERRY" "$@"; }
+}
+
 # --- assertions --------------------------------------------------------------
 expect_eq() { [ "$1" = "$2" ] || fail "${3:-value}: expected '$2', got '$1'"; }
 expect_contains() {

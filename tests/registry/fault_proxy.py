@@ -30,13 +30,13 @@ bytes sent to the client. Credentials are never written.
 import argparse
 import http.client
 import http.server
-import os
 import re
-import signal
 import socket
 import ssl
 import sys
 import threading
+
+from serve_util import serve_announced  # beside this script
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
               "proxy-authenticate", "te", "trailer", "trailers", "transfer-encoding",
@@ -82,13 +82,7 @@ def read_chunked(rfile):
             while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                 pass
             return
-        left = size
-        while left:
-            data = rfile.read(min(left, CHUNK))
-            if not data:
-                raise ConnectionError("client closed inside a chunk")
-            left -= len(data)
-            yield data
+        yield from read_fixed(rfile, size)
         rfile.readline(3)
 
 
@@ -325,13 +319,8 @@ def main():
     Handler.state = State(args)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     open(args.log, "a").close()
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, args.port_file)
-    server.serve_forever()
+    serve_announced(server, args.port_file)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,7 @@ head -c 3000000 /dev/urandom >"$T/bigroot/noise"  # incompressible
 registry_layout "$T/big-img" v1 "$(host_arch)" "$T/bigroot" >/dev/null
 registry_upload_oci "$T/big-img" test/big:v1 >/dev/null
 
-mkdir "$T/small"
-mount -t tmpfs -o size=4m,mode=0755 tmpfs "$T/small" || skip "cannot mount tmpfs"
-at_exit 'umount "$T/small"'  # before $T is removed
-store="$T/small/store"
-user_dir "$store"
-ferry_as_user() { as_user env FERRY_STORE="$store" "$FERRY" "$@"; }
+small_store 4m
 
 out=$(ferry_as_user pull -q --tls-verify=false "$REGISTRY/test/small:v1" 2>&1) || fail "the small pull failed: $out"
 snapshot() { (cd "$store" && find . -printf '%p %s\n' | sort && cat repositories.json); }

@@ -35,7 +35,6 @@ import http.server
 import json
 import os
 import secrets
-import signal
 import ssl
 import sys
 import threading
@@ -47,6 +46,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from serve_util import serve_announced  # beside this script
 
 DISTRIBUTION_LEEWAY = 60
 
@@ -250,12 +251,7 @@ def main():
         # The handshake then happens in the handler's thread, not in accept().
         server.socket = ctx.wrap_socket(server.socket, server_side=True,
                                         do_handshake_on_connect=False)
-    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
-    tmp = args.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("%d\n" % server.server_address[1])
-    os.rename(tmp, args.port_file)
-    server.serve_forever()
+    serve_announced(server, args.port_file)
 
 
 if __name__ == "__main__":

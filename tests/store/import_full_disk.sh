@@ -10,12 +10,7 @@ tar -C "$T/rootfs" -czf "$T/rootfs.tar.gz" .
 head -c 3000000 /dev/urandom >"$T/rootfs/noise"  # incompressible: the image outgrows the disk
 tar -C "$T/rootfs" -czf "$T/big.tar.gz" .
 chmod a+r "$T/rootfs.tar.gz" "$T/big.tar.gz"
-mkdir "$T/small"
-mount -t tmpfs -o size=4m,mode=0755 tmpfs "$T/small" || skip "cannot mount tmpfs"
-at_exit 'umount "$T/small"'  # before $T is removed
-store="$T/small/store"
-user_dir "$store"
-ferry_as_user() { as_user env FERRY_STORE="$store" "$FERRY" "$@"; }
+small_store 4m
 
 # A small image fits; then one that does not.
 out=$(ferry_as_user import "tar:$T/rootfs.tar.gz" small/bb:1 2>&1) || fail "the small import failed: $out"
