@@ -176,8 +176,9 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
       mount_tmpfs(tmp, "mode=0755");
       return move_mount_to(tmp, target.get(), m.destination);
     }
-    // /dev must keep its device nodes; everything else is nodev.
-    bool is_dev = m.destination == "/dev";
+    // /dev and device binds (GPUs, interconnect) keep their device nodes;
+    // everything else is nodev.
+    bool is_dev = m.destination == "/dev" || m.device;
     attach_tree(om.tree.get(), target.get(), MountFlags{m.read_only, true, !is_dev}, m.destination);
   } catch (Error& e) {
     throw e.context(mount_label(m));

@@ -157,6 +157,8 @@ std::vector<std::string> compose_env(const std::vector<std::string>& host_env, c
   if (!req.clean_env) env = host_env;
   for (const auto& e : req.image.config.env) env_set(env, e);
   if (!env_get(env, "PATH")) env_set(env, std::string("PATH=") + kDefaultPath);
+  for (const auto& ed : req.edits)
+    for (const auto& e : ed.env) env_set(env, e);
   for (const auto& f : req.env_files)
     for (const auto& e : read_env_file(f, host_env)) env_set(env, e);
   for (const auto& e : req.env)
@@ -214,6 +216,10 @@ ContainerSpec build_spec(const RunRequest& req) {
   std::string cwd = current_dir();
   bool cwd_bound = !cwd.empty() && !is_system_dir(cwd);
   if (cwd_bound) m.push_back(bind(cwd, cwd, false, true));
+  for (const auto& ed : req.edits) {
+    m.insert(m.end(), ed.mounts.begin(), ed.mounts.end());
+    spec.hooks.insert(spec.hooks.end(), ed.hooks.begin(), ed.hooks.end());
+  }
   for (const auto& v : req.volumes) m.push_back(v);
   spec.mounts = order_mounts(std::move(m));
 

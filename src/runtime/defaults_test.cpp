@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -109,6 +110,42 @@ TEST(Mounts, ParentsFirstAndLaterDuplicatesWin) {
   EXPECT_EQ(out[1].destination, "/x");
   EXPECT_EQ(out[1].source, "second");
   EXPECT_EQ(out[2].destination, "/a/b/c");
+}
+
+}  // namespace ferry::runtime
+
+namespace ferry::runtime {
+
+TEST(Edits, EnvSitsBetweenImageAndFlagsAndUserVolumesWin) {
+  RunRequest r = request_with_image_env({"A=image", "B=image"});
+  r.command = {"/bin/true"};
+  ContainerEdits gpu;
+  gpu.env = {"B=device", "C=device"};
+  gpu.mounts.push_back(Mount{Mount::Kind::Bind, "/dev/null", "/dev/gpu0", "", false, false, false, true});
+  gpu.mounts.push_back(Mount{Mount::Kind::Bind, "/etc", "/opt/lib", "", true});
+  gpu.hooks.push_back(Hook{Hook::When::CreateContainer, "/bin/true", {}, {}, 0});
+  r.edits.push_back(gpu);
+  r.env = {"C=flag"};
+  r.volumes.push_back(parse_volume("/var:/opt/lib"));
+  ContainerSpec spec = build_spec(r);
+  auto has = [&](const std::string& e) {
+    return std::find(spec.process.env.begin(), spec.process.env.end(), e) != spec.process.env.end();
+  };
+  EXPECT_TRUE(has("A=image"));
+  EXPECT_TRUE(has("B=device"));
+  EXPECT_TRUE(has("C=flag"));
+  ASSERT_EQ(spec.hooks.size(), 1u);
+  int gpu_mounts = 0;
+  for (const auto& m : spec.mounts) {
+    if (m.destination == "/dev/gpu0") {
+      ++gpu_mounts;
+      EXPECT_TRUE(m.device);
+    }
+    if (m.destination == "/opt/lib") {
+      EXPECT_EQ(m.source, "/var");
+    }
+  }
+  EXPECT_EQ(gpu_mounts, 1);
 }
 
 }  // namespace ferry::runtime

@@ -27,6 +27,30 @@ struct Mount {
   bool read_only = false;
   bool recursive = false;   ///< bind submounts too (/dev, /proc, /sys)
   bool optional = false;    ///< skip quietly when the source is missing (site defaults)
+  bool device = false;      ///< keep device nodes usable (no nodev): GPU and interconnect devices
+};
+
+/// A program run while the container is assembled, as OCI runtime-spec
+/// hooks and CDI's containerEdits.hooks define it: path on the host, argv,
+/// environment, and the container's state as JSON on stdin.
+struct Hook {
+  enum class When {
+    CreateContainer,  ///< in the container's namespaces, its root assembled, before pivot_root
+  };
+  When when = When::CreateContainer;
+  std::string path;
+  std::vector<std::string> args;  ///< argv, args[0] included (OCI); empty: {path}
+  std::vector<std::string> env;   ///< "NAME=VALUE"; the hook's whole environment
+  int timeout = 0;                ///< seconds; 0: no limit
+};
+
+/// What a device, a site profile or an HPC option adds to a container
+/// (CDI's containerEdits): environment, binds (device nodes among them),
+/// hooks. Front ends collect these; runtime::build_spec merges them.
+struct ContainerEdits {
+  std::vector<std::string> env;  ///< NAME=VALUE: over the image's and the host's, under -e
+  std::vector<Mount> mounts;     ///< before user volumes, which replace one at the same place
+  std::vector<Hook> hooks;
 };
 
 struct Process {
@@ -61,6 +85,7 @@ struct ContainerSpec {
   Process process;
   Root root;
   std::vector<Mount> mounts;  ///< applied parents first (see runtime::order_mounts)
+  std::vector<Hook> hooks;    ///< in order, each at its When
   Account account;
 };
 

@@ -25,6 +25,8 @@ struct RunRequest {
   bool writable_tmpfs = false;
   bool share = true;     ///< SquashFS: use the node's shared mount ([mounts] share, --no-share)
   int share_grace = 60;  ///< [mounts] grace
+  /// GPU devices, MPI profile, per-node caches (the hpc module), in order.
+  std::vector<ContainerEdits> edits;
 };
 
 /// Parses "SRC:DST[:ro|:rw]" (also "SRC" alone, meaning SRC:SRC). Throws a
@@ -36,7 +38,8 @@ Mount parse_volume(const std::string& spec);
 std::vector<std::string> read_env_file(const std::string& path,
                                        const std::vector<std::string>& host_env);
 
-/// host env (unless clean) < image Env < env files < -e, as in Apptainer.
+/// host env (unless clean) < image Env < edits' env (devices, MPI) < env
+/// files < -e, as in Apptainer.
 std::vector<std::string> compose_env(const std::vector<std::string>& host_env,
                                      const RunRequest& req);
 
