@@ -17,6 +17,7 @@
 
 #include "accounts.hpp"
 #include "exec.hpp"
+#include "hooks.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/core/log.hpp"
@@ -55,7 +56,7 @@ std::vector<OpenedMount> open_sources(const std::vector<Mount>& mounts) {
   std::vector<OpenedMount> out;
   for (const auto& m : mounts) {
     if (m.kind != Mount::Kind::Bind) {
-      out.push_back({&m, Fd(), m.kind == Mount::Kind::Tmpfs});
+      out.push_back({&m, Fd(), m.kind == Mount::Kind::Tmpfs || m.kind == Mount::Kind::Served});
       continue;
     }
     Fd tree = clone_tree(AT_FDCWD, m.source.c_str());
@@ -113,6 +114,23 @@ std::string read_image_file(Rootfs& rootfs, const std::string& path) {
     return {};
   return read_file(fd_path(f.get()));
 }
+
+// The image as ImageInspectors see it, through Rootfs.
+class MountedImage : public ImageRoot {
+ public:
+  explicit MountedImage(Rootfs& rootfs) : rootfs_(rootfs) {}
+  std::optional<Fd> open_file(const std::string& path) override {
+    auto fd = rootfs_.open(path);
+    if (!fd) return std::nullopt;
+    Fd f(::open(fd_path(fd->get()).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    struct stat st {};
+    if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    return f;
+  }
+
+ private:
+  Rootfs& rootfs_;
+};
 
 // A file ferry writes (passwd, group), to be bound read-only at `destination`.
 struct Generated {
@@ -174,6 +192,12 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
       std::string tmp = fmt::format("{}/tmpfs{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
       mount_tmpfs(tmp, "mode=0755");
+      return move_mount_to(tmp, target.get(), m.destination);
+    }
+    if (m.kind == Mount::Kind::Served) {  // mounted in staging, then moved, as a tmpfs
+      std::string tmp = fmt::format("{}/served{}", kStaging, index);
+      if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
+      mount_served(*m.served, tmp, ::getuid(), ::getgid());
       return move_mount_to(tmp, target.get(), m.destination);
     }
     // /dev and device binds (GPUs, interconnect) keep their device nodes;
@@ -241,6 +265,7 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
   // fs/namespace.c), and before the staging tmpfs covers the host's /tmp.
   // A joined holder's image mount is taken the same way, as a directory.
   auto opened = open_sources(spec.mounts);
+  std::vector<Fd> hook_exes = open_hooks(spec.hooks);
   Fd image_tree;
   if (src.server == nullptr) {
     const std::string& from = src.shared ? src.shared->root : spec.root.path;
@@ -250,16 +275,33 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
   mount_tmpfs(kStaging, "mode=0700");
   std::string root = kLowerDir;
   std::vector<Generated> generated;
+  std::vector<Mount> found;  // from spec.inspectors; `opened` points into it
   {
     log::Timer t("root mount");
     mount_image(spec, src.server.get(), image_tree.get());
     Rootfs image(kLowerDir);
+    // Binds that depend on what the image holds (MPI libraries), found
+    // now that it is mounted; kept in mount order with the others.
+    if (!spec.inspectors.empty()) {
+      log::Timer ti("inspect image");
+      MountedImage view(image);
+      for (const auto& inspect : spec.inspectors)
+        for (auto& m : inspect(view)) found.push_back(std::move(m));
+      for (auto& om : open_sources(found)) opened.push_back(std::move(om));
+      std::stable_sort(opened.begin(), opened.end(), [](const OpenedMount& a, const OpenedMount& b) {
+        return path_depth(a.mount->destination) < path_depth(b.mount->destination);
+      });
+    }
     generated = account_files(image, spec.account);
     auto points = plan_mount_points(image, opened, generated);
-    if (!points.empty() || spec.root.writable_tmpfs) {
+    // Hooks write into the root (ldconfig's /etc/ld.so.cache): the
+    // overlay's upper layer takes their writes until they are done.
+    bool hooks = !spec.hooks.empty();
+    if (!points.empty() || spec.root.writable_tmpfs || hooks) {
       if (::mkdir(kLayerDir.c_str(), 0755) != 0) throw_errno("mkdir", kLayerDir);
       make_mount_points(kLayerDir, points);
-      mount_overlay(spec.root.writable_tmpfs);
+      if (hooks) prepare_hook_layer(image, kLayerDir);
+      mount_overlay(spec.root.writable_tmpfs || hooks);
       root = kRootDir;
     }
   }
@@ -270,6 +312,16 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
     for (size_t i = 0; i < generated.size(); ++i) mount_generated(rootfs, generated[i], static_cast<int>(i));
     for (size_t i = 0; i < opened.size(); ++i) apply_mount(rootfs, opened[i], static_cast<int>(i));
     cwd = choose_cwd(rootfs, spec.process);
+  }
+  if (!spec.hooks.empty()) {
+    log::Timer t("createContainer hooks");
+    run_create_container_hooks(spec.hooks, hook_exes,
+                               HookContext{root, std::string(kStaging) + "/bundle", !spec.root.writable_tmpfs, &spec.process});
+    // Read-only again, as without hooks, unless --writable-tmpfs asked.
+    if (!spec.root.writable_tmpfs) {
+      Fd r = open_or_throw(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      set_mount_flags_fd(r.get(), MountFlags{true, true, true}, root);
+    }
   }
   pivot_into(root);
   return cwd;

@@ -219,6 +219,7 @@ ContainerSpec build_spec(const RunRequest& req) {
   for (const auto& ed : req.edits) {
     m.insert(m.end(), ed.mounts.begin(), ed.mounts.end());
     spec.hooks.insert(spec.hooks.end(), ed.hooks.begin(), ed.hooks.end());
+    spec.inspectors.insert(spec.inspectors.end(), ed.inspectors.begin(), ed.inspectors.end());
   }
   for (const auto& v : req.volumes) m.push_back(v);
   spec.mounts = order_mounts(std::move(m));

@@ -12,6 +12,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/image/squashfs_server.hpp"
+#include "ferry/runtime/container_spec.hpp"
 
 namespace ferry::runtime {
 namespace {
@@ -74,13 +75,13 @@ void move_mount_to(const std::string& from, int dst_fd, const std::string& what)
 
 // FUSE must be opened inside the new user namespace: the kernel ties the
 // connection to the opener's namespace (fs/fuse/inode.c, fuse_fill_super).
-static Fd open_fuse_device() {
+static Fd open_fuse_device(const char* purpose = "to run SquashFS images") {
   Fd fd(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
   if (fd) return fd;
   int err = errno;
   if (err == EACCES || err == EPERM)
-    throw Error(err, "open", "/dev/fuse (FUSE is not usable by this user: /dev/fuse must be "
-                             "mode 0666, as sites set it, to run SquashFS images)");
+    throw Error(err, "open", fmt::format("/dev/fuse (FUSE is not usable by this user: /dev/fuse must be "
+                                         "mode 0666, as sites set it, {})", purpose));
   if (err == ENOENT) throw Error(err, "open", "/dev/fuse (the fuse kernel module is not loaded)");
   throw Error(err, "open", "/dev/fuse");
 }
@@ -93,6 +94,16 @@ void mount_squashfs(image::SquashfsServer& server, const std::string& target, ui
     throw_errno("mount fuse", target);
   // The kernel queues FUSE_INIT; nothing may touch the mount until it is served.
   server.start(fuse.release());
+}
+
+void mount_served(ServedFs& fs, const std::string& target, uid_t uid, gid_t gid) {
+  Fd fuse = open_fuse_device("to use a per-node cache");
+  std::string data = fmt::format("fd={},rootmode=40000,user_id={},group_id={},default_permissions",
+                                 fuse.get(), uid, gid);
+  std::string type = "fuse." + fs.name();
+  if (::mount(fs.name().c_str(), target.c_str(), type.c_str(), MS_NOSUID | MS_NODEV, data.c_str()) != 0)
+    throw_errno("mount fuse", target);
+  fs.start(fuse.release());  // FUSE_INIT is queued: serve before anything looks
 }
 
 }  // namespace ferry::runtime

@@ -15,6 +15,8 @@ class SquashfsServer;
 
 namespace ferry::runtime {
 
+class ServedFs;
+
 struct MountFlags {
   bool read_only = false;
   bool nosuid = true;
@@ -51,5 +53,11 @@ void move_mount_to(const std::string& from, int dst_fd, const std::string& what)
 /// (in the caller's user namespace, which the connection is tied to), mount(2)
 /// read-only, nosuid, nodev, for UID/GID only, then starts the server.
 void mount_squashfs(image::SquashfsServer& server, const std::string& target, uid_t uid, gid_t gid);
+
+/// Mounts a FUSE file system at `target` served by FS (per-node cache):
+/// /dev/fuse opened in the caller's user namespace, mount(2) read-write,
+/// nosuid, nodev, for UID/GID only, with the kernel checking file modes
+/// (default_permissions); then FS starts serving.
+void mount_served(ServedFs& fs, const std::string& target, uid_t uid, gid_t gid);
 
 }  // namespace ferry::runtime

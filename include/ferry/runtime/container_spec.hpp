@@ -7,18 +7,38 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "ferry/core/fd.hpp"
 #include "ferry/image/image.hpp"
 
 namespace ferry::runtime {
+
+/// A file system that ferry serves itself over FUSE at one mount (the
+/// per-node cache of the hpc module). The runtime opens /dev/fuse inside the
+/// container's user namespace, mounts it read-write, nosuid, nodev for the
+/// user (mount_ops.hpp, mount_served) and hands the descriptor to start().
+/// The process that holds the container (run, or the keeper) serves it.
+class ServedFs {
+ public:
+  virtual ~ServedFs() = default;
+  /// The file system's name: the mount is of type "fuse.NAME".
+  virtual std::string name() const = 0;
+  /// Starts serving fuse_fd (mounted already; ownership passes). Starts
+  /// threads, so the runtime calls it only after the namespaces are entered.
+  virtual void start(int fuse_fd) = 0;
+};
 
 struct Mount {
   enum class Kind {
     Bind,     ///< source: a host path, bound onto destination
     Tmpfs,    ///< a fresh private tmpfs at destination
     Content,  ///< a read-only file at destination holding `content`
+    Served,   ///< a directory that `served` serves over FUSE (per-node cache)
   };
   Kind kind = Kind::Bind;
   std::string source;       ///< host path (Bind)
@@ -28,6 +48,7 @@ struct Mount {
   bool recursive = false;   ///< bind submounts too (/dev, /proc, /sys)
   bool optional = false;    ///< skip quietly when the source is missing (site defaults)
   bool device = false;      ///< keep device nodes usable (no nodev): GPU and interconnect devices
+  std::shared_ptr<ServedFs> served = nullptr;  ///< Served: the server, shared by copies of the spec
 };
 
 /// A program run while the container is assembled, as OCI runtime-spec
@@ -44,6 +65,24 @@ struct Hook {
   int timeout = 0;                ///< seconds; 0: no limit
 };
 
+/// The mounted image as an ImageInspector sees it: read-only, every path
+/// resolved inside the image's root as the container will see it (an
+/// absolute symlink restarts at the root, a ".." never climbs out of it).
+class ImageRoot {
+ public:
+  virtual ~ImageRoot() = default;
+  /// PATH inside the image opened O_RDONLY, or nullopt when it does not
+  /// exist or is not a regular file.
+  virtual std::optional<Fd> open_file(const std::string& path) = 0;
+};
+
+/// Looks at the mounted image before the mount points are planned and
+/// returns binds to add (how MPI injection finds the image's own libraries:
+/// docs/design/mpi.md); throws Error to refuse the container. The binds'
+/// sources are opened then, after the staging tmpfs covers the host's /tmp,
+/// so they must not lie under /tmp.
+using ImageInspector = std::function<std::vector<Mount>(ImageRoot&)>;
+
 /// What a device, a site profile or an HPC option adds to a container
 /// (CDI's containerEdits): environment, binds (device nodes among them),
 /// hooks. Front ends collect these; runtime::build_spec merges them.
@@ -51,6 +90,7 @@ struct ContainerEdits {
   std::vector<std::string> env;  ///< NAME=VALUE: over the image's and the host's, under -e
   std::vector<Mount> mounts;     ///< before user volumes, which replace one at the same place
   std::vector<Hook> hooks;
+  std::vector<ImageInspector> inspectors;  ///< run once the image is mounted, in order
 };
 
 struct Process {
@@ -86,6 +126,7 @@ struct ContainerSpec {
   Root root;
   std::vector<Mount> mounts;  ///< applied parents first (see runtime::order_mounts)
   std::vector<Hook> hooks;    ///< in order, each at its When
+  std::vector<ImageInspector> inspectors;  ///< binds found in the mounted image (ContainerEdits)
   Account account;
 };
 
