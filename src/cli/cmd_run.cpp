@@ -8,18 +8,30 @@
 #include "command.hpp"
 #include "ferry/core/config.hpp"
 #include "ferry/core/error.hpp"
+#include "ferry/hpc/cache.hpp"
+#include "ferry/hpc/gpu.hpp"
+#include "ferry/hpc/mpi.hpp"
 #include "ferry/image/image.hpp"
 #include "ferry/runtime/container.hpp"
 #include "ferry/runtime/defaults.hpp"
 #include "registry_options.hpp"
+
+extern char** environ;
 
 namespace ferry::cli {
 namespace {
 
 enum class Mode { Run, Exec, Shell, Keep };
 
+std::vector<std::string> host_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
+
 struct RunOptions {
   std::vector<std::string> volumes;
+  std::vector<std::string> scratch;  // --scratch DST:size=SIZE
   std::vector<std::string> env;
   std::vector<std::string> env_files;
   bool clean_env = false;
@@ -28,13 +40,21 @@ struct RunOptions {
   std::string shell;
   std::string pull = "missing";
   bool no_share = false;
+  std::string mpi;  // --mpi[=PROFILE]: "true" for plain --mpi (CLI11's flag value), "" when not given
+  hpc::DeviceRequest devices;  // --device, --cdi-spec-dir, --gpus
   int ready_fd = -1;  // Keep: where to say the container is ready
   int grace = -1;     // Keep: the holder's grace period, over ferry.toml's
   RegistryOptions reg;
 };
 
 void add_container_options(CLI::App& sub, RunOptions& o) {
-  sub.add_option("-v,--volume", o.volumes, "Bind SRC on the host at DST inside: SRC[:DST[:ro|rw]]")
+  sub.add_option("-v,--volume", o.volumes,
+                 "Bind SRC on the host at DST inside: SRC[:DST[:ro|rw]]; or a per-node cache: "
+                 "SRC:DST:perNodeCache=size=SIZE (SRC ignored)")
+      ->allow_extra_args(false);
+  sub.add_option("--scratch", o.scratch,
+                 "A private writable directory at DST on node-local disk, at most SIZE, discarded at exit: "
+                 "DST:size=SIZE")
       ->allow_extra_args(false);
   sub.add_option("-e,--env", o.env, "Set NAME=VALUE inside (NAME alone: take the host's value)")
       ->allow_extra_args(false);
@@ -45,6 +65,16 @@ void add_container_options(CLI::App& sub, RunOptions& o) {
                "Allow writes anywhere; they go to a tmpfs and vanish at exit");
   sub.add_flag("--no-share", o.no_share,
                "SquashFS: mount the image privately, not through the node's shared mount holder");
+  // A flag, not an option: "--mpi IMAGE" must not take IMAGE as the profile.
+  sub.add_flag("--mpi", o.mpi, "Replace the image's MPICH-ABI MPI with the host's (PROFILE from ferry.toml)")
+      ->type_name("[=PROFILE]");
+  sub.add_option("--device", o.devices.devices,
+                 "Add a device: a CDI name (vendor.com/class=name, =all) or a host device node path")
+      ->allow_extra_args(false);
+  sub.add_option("--cdi-spec-dir", o.devices.cdi_spec_dirs, "Read CDI specs from DIR (repeatable; replaces ferry.toml's)")
+      ->allow_extra_args(false);
+  sub.add_option("--gpus", o.devices.gpus,
+                 "NVIDIA GPUs: all, or indices (0,1): through CDI's nvidia.com/gpu, else the host's driver");
   sub.add_option("--pull", o.pull, "Pull IMAGE from its registry: missing (not in the store), always, never")
       ->check(CLI::IsMember({"missing", "always", "never"}));
   add_registry_options(sub, o.reg);
@@ -84,7 +114,12 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
                         : std::vector<std::string>{o.shell};
     }
     req.ignore_entrypoint = mode != Mode::Run;
-    for (const auto& v : o.volumes) req.volumes.push_back(runtime::parse_volume(v));
+    std::vector<hpc::CacheSpec> caches;
+    for (const auto& v : o.volumes) {
+      if (auto c = hpc::parse_cache_volume(v)) caches.push_back(*c);
+      else req.volumes.push_back(runtime::parse_volume(v));
+    }
+    for (const auto& s : o.scratch) caches.push_back(hpc::parse_scratch(s));
     req.env = o.env;
     req.env_files = o.env_files;
     req.clean_env = o.clean_env;
@@ -95,6 +130,23 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
       req.share = !o.no_share && config.mounts_share_or_default();
       req.share_grace = o.grace >= 0 ? o.grace : config.mounts_grace_or_default();
     }
+    if (!o.mpi.empty()) {
+      auto profile = hpc::mpi_profile(load_config(), o.mpi == "true" ? "" : o.mpi);
+      bool shared_userns = req.image.format == image::Format::Squashfs && req.share;
+      req.edits.push_back(hpc::mpi_edits(profile, req.image.config.env, shared_userns));
+    }
+    if (!o.devices.devices.empty() || !o.devices.gpus.empty()) {
+      Config config = load_config();
+      hpc::DeviceSettings settings{config.cdi_spec_dirs.value_or(std::vector<std::string>{}),
+                                   config.gpu_driver_root_or_default()};
+      // The environment so far (image, then earlier edits such as MPI's), so
+      // that LD_LIBRARY_PATH keeps what they put there.
+      hpc::BaseEnv base{host_environment(), req.image.config.env, req.clean_env};
+      for (const auto& ed : req.edits) base.image.insert(base.image.end(), ed.env.begin(), ed.env.end());
+      for (auto& ed : hpc::device_edits(o.devices, settings, base)) req.edits.push_back(std::move(ed));
+    }
+    // Last: the backing directories exist only once every option is valid.
+    if (!caches.empty()) req.edits.push_back(hpc::cache_edits(caches, hpc::cache_dir(load_config())));
     if (mode == Mode::Keep) return runtime::keep(runtime::build_spec(req), o.ready_fd);
     return runtime::run(runtime::build_spec(req));
   } catch (Error& e) {

@@ -99,6 +99,16 @@ void parse_mounts(const toml::table& mounts, const std::string& name, Config& in
   if (const toml::node* n = mounts.get("grace")) into.mounts_grace = int_in_range(*n, name, "mounts.grace", 0, 86400);
 }
 
+void parse_cache(const toml::table& cache, const std::string& name, Config& into) {
+  check_keys(cache, name, "cache", {"dir"});
+  if (const toml::node* n = cache.get("dir")) {
+    auto v = n->value<std::string>();
+    if (!n->is_string() || !v || v->empty() || (*v)[0] != '/')
+      throw Error(fmt::format("{}: cache.dir must be an absolute path", where(name, n->source())));
+    into.cache_dir = *v;
+  }
+}
+
 // One [registries."DOMAIN"] table; its keys override the earlier file's.
 void parse_registry(const toml::table& t, const std::string& domain, const std::string& name,
                     RegistryConfig& into) {
@@ -144,6 +154,77 @@ void parse_registries(const toml::table& regs, const std::string& name, Config& 
   }
 }
 
+std::vector<std::string> string_list(const toml::node& n, const std::string& name, const std::string& key) {
+  const toml::array* arr = n.as_array();
+  std::vector<std::string> out;
+  if (arr != nullptr)
+    for (const toml::node& e : *arr) {
+      auto v = e.value<std::string>();
+      if (!e.is_string() || !v || v->empty()) {
+        arr = nullptr;
+        break;
+      }
+      out.push_back(*v);
+    }
+  if (arr == nullptr)
+    throw Error(fmt::format("{}: {} must be an array of non-empty strings", where(name, n.source()), key));
+  return out;
+}
+
+// [mpi] default = "NAME", and one [mpi.NAME] table per profile.
+void parse_mpi(const toml::table& mpi, const std::string& name, Config& into) {
+  for (const auto& [key, node] : mpi) {
+    std::string k(key.str());
+    if (k == "default") {
+      auto v = node.value<std::string>();
+      if (!node.is_string() || !v || v->empty())
+        throw Error(fmt::format("{}: mpi.default must be a profile name", where(name, node.source())));
+      into.mpi_default = *v;
+      continue;
+    }
+    if (!node.is_table())
+      throw Error(fmt::format("{}: 'mpi.{}' must be a table (a profile) or 'default'", where(name, node.source()), k));
+    const toml::table& t = *node.as_table();
+    std::string table = "mpi." + k;
+    check_keys(t, name, table, {"libraries", "plugin-dirs", "devices", "env", "mounts"});
+    MpiProfileConfig& p = into.mpi_profiles[k];
+    if (const toml::node* n = t.get("libraries")) {
+      p.libraries = string_list(*n, name, table + ".libraries");
+      for (const auto& l : *p.libraries)
+        if (l[0] != '/')
+          throw Error(fmt::format("{}: {}.libraries must be absolute paths", where(name, n->source()), table));
+    }
+    if (const toml::node* n = t.get("plugin-dirs")) p.plugin_dirs = string_list(*n, name, table + ".plugin-dirs");
+    if (const toml::node* n = t.get("devices")) p.devices = string_list(*n, name, table + ".devices");
+    if (const toml::node* n = t.get("env")) p.env = string_list(*n, name, table + ".env");
+    if (const toml::node* n = t.get("mounts")) p.mounts = string_list(*n, name, table + ".mounts");
+  }
+}
+
+// [cdi] spec-dirs = ["/etc/cdi", ...] and [gpu] driver-root = "/": absolute paths.
+void parse_devices(const toml::table* cdi, const toml::table* gpu, const std::string& name, Config& into) {
+  auto absolute = [&](const toml::node& n, const std::string& v, const char* key) {
+    if (v[0] != '/') throw Error(fmt::format("{}: {} must be absolute paths", where(name, n.source()), key));
+  };
+  if (cdi != nullptr) {
+    check_keys(*cdi, name, "cdi", {"spec-dirs"});
+    if (const toml::node* n = cdi->get("spec-dirs")) {
+      auto dirs = string_list(*n, name, "cdi.spec-dirs");
+      for (const auto& d : dirs) absolute(*n, d, "cdi.spec-dirs");
+      into.cdi_spec_dirs = std::move(dirs);
+    }
+  }
+  if (gpu != nullptr) {
+    check_keys(*gpu, name, "gpu", {"driver-root"});
+    if (const toml::node* n = gpu->get("driver-root")) {
+      auto v = n->value<std::string>();
+      if (!n->is_string() || !v || v->empty() || (*v)[0] != '/')
+        throw Error(fmt::format("{}: gpu.driver-root must be an absolute path", where(name, n->source())));
+      into.gpu_driver_root = *v;
+    }
+  }
+}
+
 std::string user_config_path() {
   if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x == '/') return std::string(x) + "/ferry/ferry.toml";
   if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.config/ferry/ferry.toml";
@@ -159,7 +240,7 @@ void parse_config_text(std::string_view text, const std::string& name, Config& i
     throw Error(fmt::format("{}: {}", where(name, err.source()), err.description()));
   }
   const toml::table& root = parsed.table();
-  check_keys(root, name, "", {"store", "import", "pull", "mounts", "registries"});
+  check_keys(root, name, "", {"store", "import", "pull", "mounts", "registries", "mpi", "cache", "cdi", "gpu"});
   if (const toml::table* store = sub_table(root, "store", name)) parse_store(*store, name, into);
   if (const toml::table* imp = sub_table(root, "import", name)) {
     check_keys(*imp, name, "import", {"zstd-level"});
@@ -168,7 +249,10 @@ void parse_config_text(std::string_view text, const std::string& name, Config& i
   }
   if (const toml::table* pull = sub_table(root, "pull", name)) parse_pull(*pull, name, into);
   if (const toml::table* mounts = sub_table(root, "mounts", name)) parse_mounts(*mounts, name, into);
+  if (const toml::table* cache = sub_table(root, "cache", name)) parse_cache(*cache, name, into);
   if (const toml::table* regs = sub_table(root, "registries", name)) parse_registries(*regs, name, into);
+  if (const toml::table* mpi = sub_table(root, "mpi", name)) parse_mpi(*mpi, name, into);
+  parse_devices(sub_table(root, "cdi", name), sub_table(root, "gpu", name), name, into);
 }
 
 Config load_config() {

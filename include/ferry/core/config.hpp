@@ -30,7 +30,21 @@ struct RegistryConfig {
   bool insecure_or_default() const { return insecure.value_or(false); }
 };
 
+/// [mpi.NAME]: one host MPI that `ferry run --mpi=NAME` injects
+/// (docs/design/mpi.md). A later file's key replaces an earlier one's.
+struct MpiProfileConfig {
+  std::optional<std::vector<std::string>> libraries;    ///< host MPICH-ABI libraries, absolute
+  std::optional<std::vector<std::string>> plugin_dirs;  ///< host dirs of dlopen()ed modules (UCX)
+  std::optional<std::vector<std::string>> devices;      ///< bound when present, device nodes kept
+  std::optional<std::vector<std::string>> env;          ///< NAME, PREFIX* (passed), NAME=VALUE (set)
+  std::optional<std::vector<std::string>> mounts;       ///< SRC[:DST[:ro|rw]]
+};
+
 struct Config {
+  /// [mpi] default: the profile plain --mpi uses.
+  std::optional<std::string> mpi_default;
+  /// [mpi.NAME]
+  std::map<std::string, MpiProfileConfig> mpi_profiles;
   /// [store] site: a read-only store an administrator fills.
   std::optional<std::string> site_store;
   /// [import] zstd-level: compression level of new SquashFS files.
@@ -45,6 +59,15 @@ struct Config {
   std::optional<bool> mounts_share;
   /// [mounts] grace: seconds a holder lingers after its last container (0-86400).
   std::optional<int> mounts_grace;
+  /// [cache] dir: node-local directory backing per-node caches (absolute);
+  /// unset: $TMPDIR, else /tmp (hpc::cache_dir).
+  std::optional<std::string> cache_dir;
+  /// [cdi] spec-dirs: CDI spec directories, later ones win (absolute);
+  /// unset: /etc/cdi, /var/run/cdi (hpc::cdi::default_spec_dirs).
+  std::optional<std::vector<std::string>> cdi_spec_dirs;
+  /// [gpu] driver-root: where --gpus finds the NVIDIA driver without a CDI
+  /// spec (its /dev, /etc/ld.so.cache, libraries and tools; absolute).
+  std::optional<std::string> gpu_driver_root;
   /// [registries."DOMAIN"]: a later file's entry merges over an earlier one's.
   std::map<std::string, RegistryConfig> registries;
 
@@ -54,6 +77,7 @@ struct Config {
   int pull_timeout_or_default() const { return pull_timeout.value_or(30); }
   bool mounts_share_or_default() const { return mounts_share.value_or(true); }
   int mounts_grace_or_default() const { return mounts_grace.value_or(60); }
+  std::string gpu_driver_root_or_default() const { return gpu_driver_root.value_or("/"); }
 
   /// The settings for DOMAIN (exact match), or nullptr when none are configured.
   const RegistryConfig* registry(const std::string& domain) const {

@@ -1,0 +1,190 @@
+// --device and --gpus: which edits a container gets, through CDI when a
+// spec describes the device, else (--gpus) from the driver on the host.
+#include "ferry/hpc/gpu.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fmt/format.h>
+#include <set>
+#include <sstream>
+
+#include "ferry/core/error.hpp"
+#include "ferry/core/path.hpp"
+#include "ferry/hpc/cdi.hpp"
+#include "gpu_driver.hpp"
+
+namespace ferry::hpc {
+namespace {
+
+constexpr const char* kGpuKind = "nvidia.com/gpu";
+
+// The last NAME=VALUE of NAME: later entries override earlier ones.
+std::optional<std::string> env_get(const std::vector<std::string>& env, const std::string& name) {
+  for (auto e = env.rbegin(); e != env.rend(); ++e)
+    if (e->size() > name.size() && e->compare(0, name.size(), name) == 0 && (*e)[name.size()] == '=')
+      return e->substr(name.size() + 1);
+  return std::nullopt;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) out.push_back(item);
+  if (!s.empty() && s.back() == ',') out.emplace_back();
+  return out;
+}
+
+std::optional<int> gpu_index(const std::string& s) {
+  int v = -1;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < 0 || v > 255) return std::nullopt;
+  return v;
+}
+
+bool is_gpu_id(const std::string& s) {
+  return (s.starts_with("GPU-") || s.starts_with("MIG-")) && s.size() > 4 && cdi::valid_device_name(s);
+}
+
+// A list of indices or of UUIDs (not both); nullopt when an item is neither.
+std::optional<GpuSelection> parse_list(const std::string& value) {
+  GpuSelection sel;
+  for (const auto& item : split_list(value)) {
+    if (auto i = gpu_index(item)) sel.indices.push_back(*i);
+    else if (is_gpu_id(item)) sel.ids.push_back(item);
+    else return std::nullopt;
+  }
+  if (sel.indices.empty() == sel.ids.empty()) return std::nullopt;
+  std::sort(sel.indices.begin(), sel.indices.end());
+  sel.indices.erase(std::unique(sel.indices.begin(), sel.indices.end()), sel.indices.end());
+  return sel;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::string join(const std::vector<int>& v) {
+  std::vector<std::string> s;
+  for (int i : v) s.push_back(std::to_string(i));
+  return join(s);
+}
+
+// The GPUs bound at /dev/nvidiaN by EDITS.
+std::vector<int> bound_gpus(const runtime::ContainerEdits& edits) {
+  std::set<int> out;
+  for (const auto& m : edits.mounts)
+    if (m.device && m.destination.starts_with("/dev/nvidia"))
+      if (auto i = gpu_index(m.destination.substr(11))) out.insert(*i);
+  return {out.begin(), out.end()};
+}
+
+// NVIDIA_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES inside, consistent with
+// the nodes the container sees: the host's /dev (shared) plus the binds.
+std::vector<std::string> visibility_env(const GpuSelection& sel, const runtime::ContainerEdits& edits) {
+  if (!sel.ids.empty()) return {"NVIDIA_VISIBLE_DEVICES=" + join(sel.ids), "CUDA_VISIBLE_DEVICES=" + join(sel.ids)};
+  std::vector<int> selected = bound_gpus(edits);
+  if (selected.empty()) return {};
+  std::vector<int> visible = gpu_nodes("/dev");
+  visible.insert(visible.end(), selected.begin(), selected.end());
+  return {"NVIDIA_VISIBLE_DEVICES=" + join(selected), "CUDA_VISIBLE_DEVICES=" + cuda_visible_devices(visible, selected)};
+}
+
+std::string base_ld_library_path(const BaseEnv& env) {
+  if (auto v = env_get(env.image, "LD_LIBRARY_PATH")) return *v;
+  if (!env.clean)
+    if (auto v = env_get(env.host, "LD_LIBRARY_PATH")) return *v;
+  return {};
+}
+
+runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi::Spec>& specs,
+                                  const std::vector<std::string>& dirs, const DeviceSettings& settings,
+                                  const BaseEnv& env) {
+  runtime::ContainerEdits out;
+  if (cdi::has_kind(specs, kGpuKind)) {
+    std::vector<std::string> names;
+    if (sel.all) names.push_back(std::string(kGpuKind) + "=all");
+    for (int i : sel.indices) names.push_back(fmt::format("{}={}", kGpuKind, i));
+    for (const auto& id : sel.ids) names.push_back(fmt::format("{}={}", kGpuKind, id));
+    out = cdi::resolve_devices(specs, names, dirs);
+  } else {
+    const std::string& root = settings.driver_root;
+    std::vector<int> gpus = gpu_nodes(root == "/" ? "/dev" : root + "/dev");
+    if (!sel.all && sel.ids.empty()) {
+      for (int i : sel.indices)
+        if (std::find(gpus.begin(), gpus.end(), i) == gpus.end())
+          throw Error(fmt::format("--gpus: GPU {}: {}/dev/nvidia{} does not exist", i, root == "/" ? "" : root, i));
+      gpus = sel.indices;
+    }
+    out = driver_edits(root, gpus);
+    std::string base = base_ld_library_path(env);
+    out.env.push_back(fmt::format("LD_LIBRARY_PATH={}{}{}", kDriverLibDir, base.empty() ? "" : ":", base));
+  }
+  auto vis = visibility_env(sel, out);
+  out.env.insert(out.env.end(), vis.begin(), vis.end());
+  return out;
+}
+
+}  // namespace
+
+GpuSelection parse_gpus(const std::string& spec, const std::vector<std::string>& host_env) {
+  if (spec == "all") {
+    for (const char* var : {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"}) {
+      auto v = env_get(host_env, var);
+      if (!v) continue;
+      if (*v == "all") break;
+      auto sel = parse_list(*v);
+      if (!sel) throw Error(fmt::format("--gpus=all: {}='{}' names no GPU ferry can select", var, *v));
+      return *sel;
+    }
+    GpuSelection all;
+    all.all = true;
+    return all;
+  }
+  auto sel = parse_list(spec);
+  if (!sel) throw Error(fmt::format("--gpus '{}': expected all, GPU indices (0,1) or GPU UUIDs", spec));
+  return *sel;
+}
+
+std::string cuda_visible_devices(const std::vector<int>& visible, const std::vector<int>& selected) {
+  std::set<int> vis(visible.begin(), visible.end());
+  std::vector<std::string> out;
+  for (int s : selected) {
+    auto it = vis.find(s);
+    if (it != vis.end()) out.push_back(std::to_string(std::distance(vis.begin(), it)));
+  }
+  return join(out);
+}
+
+std::vector<runtime::ContainerEdits> device_edits(const DeviceRequest& req, const DeviceSettings& settings,
+                                                  const BaseEnv& env) {
+  std::vector<runtime::ContainerEdits> out;
+  if (req.devices.empty() && req.gpus.empty()) return out;
+  // Parse --gpus before reading any spec: a typo is reported as such.
+  std::optional<GpuSelection> sel;
+  if (!req.gpus.empty()) sel = parse_gpus(req.gpus, env.host);
+  std::vector<std::string> dirs = !req.cdi_spec_dirs.empty() ? req.cdi_spec_dirs
+                                  : !settings.spec_dirs.empty() ? settings.spec_dirs
+                                                                : cdi::default_spec_dirs();
+  std::vector<std::string> names;
+  runtime::ContainerEdits host_nodes;
+  for (const auto& d : req.devices) {
+    if (d.empty() || d[0] != '/') {
+      names.push_back(d);
+      continue;
+    }
+    // A host device node, at the same path inside (Podman's --device /dev/X).
+    cdi::DeviceNode node;
+    node.path = normalize_path(d);
+    host_nodes.mounts.push_back(cdi::bind_device_node(node, "--device " + d));
+  }
+  std::vector<cdi::Spec> specs;
+  if (!names.empty() || sel) specs = cdi::load_specs(dirs);
+  if (!host_nodes.mounts.empty()) out.push_back(std::move(host_nodes));
+  if (!names.empty()) out.push_back(cdi::resolve_devices(specs, names, dirs));
+  if (sel) out.push_back(gpu_edits(*sel, specs, dirs, settings, env));
+  return out;
+}
+
+}  // namespace ferry::hpc

@@ -1,0 +1,96 @@
+#include "ld_cache.hpp"
+
+#include <cstring>
+
+namespace ferry::hpc {
+namespace {
+
+constexpr std::string_view kOldMagic = "ld.so-1.7.0";
+constexpr std::string_view kNewMagic = "glibc-ld.so.cache1.1";
+constexpr size_t kOldHeader = 16;    // magic[11] (+1 pad), uint32 nlibs
+constexpr size_t kOldEntry = 12;     // int32 flags, uint32 key, value
+constexpr size_t kNewHeader = 48;    // magic+version[20], nlibs, len_strings, flags[4], ext, unused[3]
+constexpr size_t kNewEntry = 24;     // int32 flags, uint32 key, value, osversion, uint64 hwcap
+
+// Entry flags (glibc sysdeps/generic/ldconfig.h): the type in the low byte,
+// the ABI a 64-bit library needs in the next.
+constexpr int32_t kFlagTypeMask = 0x00ff, kFlagElfLibc6 = 0x0003, kFlagRequiredMask = 0xff00;
+#if defined(__x86_64__)
+constexpr int32_t kNativeRequired = 0x0300;  // FLAG_X8664_LIB64
+#elif defined(__aarch64__)
+constexpr int32_t kNativeRequired = 0x0a00;  // FLAG_AARCH64_LIB64
+#elif defined(__powerpc64__)
+constexpr int32_t kNativeRequired = 0x0500;  // FLAG_POWERPC_LIB64
+#else
+constexpr int32_t kNativeRequired = -1;  // any
+#endif
+
+uint32_t u32(std::string_view d, size_t off) {
+  uint32_t v;
+  std::memcpy(&v, d.data() + off, sizeof v);
+  return v;
+}
+
+std::string c_string(std::string_view d, size_t off) {
+  if (off >= d.size()) return {};
+  auto end = d.find('\0', off);
+  if (end == std::string_view::npos) return {};
+  return std::string(d.substr(off, end - off));
+}
+
+}  // namespace
+
+std::optional<std::vector<LoaderCacheEntry>> parse_loader_cache(std::string_view data) {
+  // An old-format table may come first; the new one follows it, 8-aligned,
+  // and its string offsets count from its own start (dl-cache.c).
+  size_t start = 0;
+  if (data.size() >= kOldHeader && data.substr(0, kOldMagic.size()) == kOldMagic) {
+    uint64_t n = u32(data, 12);
+    if (n > data.size() / kOldEntry) return std::nullopt;
+    start = (kOldHeader + n * kOldEntry + 7) & ~size_t{7};
+  }
+  if (start + kNewHeader > data.size() || data.substr(start, kNewMagic.size()) != kNewMagic) return std::nullopt;
+  std::string_view d = data.substr(start);
+  uint64_t n = u32(d, 20);
+  if (n > (d.size() - kNewHeader) / kNewEntry) return std::nullopt;
+  std::vector<LoaderCacheEntry> out;
+  out.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    size_t e = kNewHeader + i * kNewEntry;
+    LoaderCacheEntry c;
+    std::memcpy(&c.flags, d.data() + e, sizeof c.flags);
+    c.soname = c_string(d, u32(d, e + 4));
+    c.path = c_string(d, u32(d, e + 8));
+    if ((c.flags & kFlagTypeMask) != kFlagElfLibc6) continue;
+    if (kNativeRequired >= 0 && (c.flags & kFlagRequiredMask) != kNativeRequired) continue;
+    if (!c.soname.empty() && !c.path.empty() && c.path[0] == '/') out.push_back(std::move(c));
+  }
+  return out;
+}
+
+const std::vector<std::string>& default_library_dirs() {
+#if defined(__x86_64__)
+#define FERRY_MULTIARCH "x86_64-linux-gnu"
+#elif defined(__aarch64__)
+#define FERRY_MULTIARCH "aarch64-linux-gnu"
+#elif defined(__powerpc64__)
+#define FERRY_MULTIARCH "powerpc64le-linux-gnu"
+#else
+#define FERRY_MULTIARCH "unknown-linux-gnu"
+#endif
+  static const std::vector<std::string> dirs = {"/lib/" FERRY_MULTIARCH, "/usr/lib/" FERRY_MULTIARCH,
+                                                "/lib64", "/usr/lib64", "/lib", "/usr/lib"};
+  return dirs;
+}
+
+bool is_glibc_library(std::string_view so) {
+  static const char* const kGlibc[] = {"libc.so.", "libm.so.", "libmvec.so.", "libpthread.so.", "libdl.so.",
+                                       "librt.so.", "libresolv.so.", "libutil.so.", "libanl.so.",
+                                       "libnsl.so.", "libBrokenLocale.so.", "libthread_db.so.",
+                                       "libc_malloc_debug.so.", "libnss_", "ld-linux", "ld64.so."};
+  for (const char* p : kGlibc)
+    if (so.substr(0, std::strlen(p)) == p) return true;
+  return false;
+}
+
+}  // namespace ferry::hpc

@@ -1,0 +1,176 @@
+#include "mpi_host.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <deque>
+#include <fmt/format.h>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "ferry/core/error.hpp"
+#include "ferry/core/fd.hpp"
+#include "ld_cache.hpp"
+
+namespace ferry::hpc {
+namespace {
+
+std::optional<ElfInfo> elf_at(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return read_elf(fd.get());
+}
+
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::vector<std::string> expand_origin(const std::vector<std::string>& dirs, const std::string& origin) {
+  std::vector<std::string> out;
+  for (std::string d : dirs) {
+    for (const char* token : {"${ORIGIN}", "$ORIGIN"})
+      for (auto at = d.find(token); at != std::string::npos; at = d.find(token))
+        d.replace(at, std::string(token).size(), origin);
+    if (!d.empty() && d[0] == '/') out.push_back(d);
+  }
+  return out;
+}
+
+std::vector<std::string> env_library_path() {
+  std::vector<std::string> out;
+  const char* v = std::getenv("LD_LIBRARY_PATH");
+  std::stringstream ss(v ? v : "");
+  for (std::string p; std::getline(ss, p, ':');)
+    if (!p.empty() && p[0] == '/') out.push_back(p);
+  return out;
+}
+
+class HostLoader {
+ public:
+  HostLoader() {
+    int fd = ::open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ::close(fd);
+      cache_ = parse_loader_cache(read_file("/etc/ld.so.cache")).value_or(std::vector<LoaderCacheEntry>{});
+    }
+    ld_library_path_ = env_library_path();
+  }
+
+  // The loader's search for SONAME needed by FROM (ld.so(8), "Rpath token
+  // expansion" and the search order).
+  std::optional<std::string> find(const std::string& soname, const HostObject& from) const {
+    std::string origin = dir_of(from.path);
+    auto try_dirs = [&](const std::vector<std::string>& dirs) -> std::optional<std::string> {
+      for (const auto& d : dirs)
+        if (auto p = fits(d + "/" + soname, from.elf.machine)) return p;
+      return std::nullopt;
+    };
+    if (from.elf.runpath.empty())
+      if (auto p = try_dirs(expand_origin(from.elf.rpath, origin))) return p;
+    if (auto p = try_dirs(ld_library_path_)) return p;
+    if (auto p = try_dirs(expand_origin(from.elf.runpath, origin))) return p;
+    for (const auto& e : cache_)
+      if (e.soname == soname)
+        if (auto p = fits(e.path, from.elf.machine)) return p;
+    return try_dirs(default_library_dirs());
+  }
+
+ private:
+  static std::optional<std::string> fits(const std::string& path, uint16_t machine) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && elf_machine(fd.get()) == machine) return path;
+    return std::nullopt;
+  }
+
+  std::vector<LoaderCacheEntry> cache_;
+  std::vector<std::string> ld_library_path_;
+};
+
+// Regular ELF files (symlinks followed) directly in DIR: the modules a
+// library dlopen()s from there, as UCX does from <libdir>/ucx.
+std::vector<std::string> plugin_files(const std::string& dir) {
+  std::vector<std::string> out;
+  std::set<std::pair<dev_t, ino_t>> seen;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.find(".so") == std::string::npos) continue;
+    std::string path = dir + "/" + name;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (seen.insert({st.st_dev, st.st_ino}).second) out.push_back(path);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+bool is_toolchain_runtime(const std::string& soname) {
+  static const char* const kRuntimes[] = {"libstdc++.so.6", "libgcc_s.so.1", "libgfortran.so.5",
+                                          "libquadmath.so.0", "libgomp.so.1", "libatomic.so.1"};
+  for (const char* r : kRuntimes)
+    if (soname == r) return true;
+  return false;
+}
+
+HostMpi resolve_host_mpi(const std::string& profile, const std::vector<std::string>& libraries,
+                         const std::vector<std::string>& plugin_dirs) {
+  HostLoader loader;
+  HostMpi out;
+  std::deque<std::string> todo;
+  auto add = [&](const std::string& path, bool required) {
+    if (out.objects.count(path) != 0) return true;
+    auto elf = elf_at(path);
+    if (!elf) {
+      if (!required) return false;
+      if (::access(path.c_str(), F_OK) != 0)
+        throw Error(fmt::format("MPI profile '{}': host library {} does not exist", profile, path));
+      throw Error(fmt::format("MPI profile '{}': host library {} is not a 64-bit ELF shared object", profile, path));
+    }
+    out.objects[path] = HostObject{path, std::move(*elf), {}};
+    todo.push_back(path);
+    return true;
+  };
+  for (const auto& l : libraries) {
+    add(l, true);
+    out.libraries.push_back(l);
+  }
+  for (const auto& d : plugin_dirs) {
+    struct stat st {};
+    if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // not every node has every transport
+    out.plugin_dirs.push_back(d);
+    for (const auto& p : plugin_files(d))
+      if (add(p, false)) out.plugins.push_back(p);
+  }
+  while (!todo.empty()) {
+    HostObject& obj = out.objects.at(todo.front());  // std::map: stays valid while `add` inserts
+    todo.pop_front();
+    for (const auto& so : obj.elf.needed) {
+      if (is_glibc_library(so)) {
+        obj.needed.emplace_back(so, "");
+        continue;
+      }
+      auto path = loader.find(so, obj);
+      if (!path)
+        throw Error(fmt::format("MPI profile '{}': host library {} needs {}, which the host's loader does not find",
+                                profile, obj.path, so));
+      obj.needed.emplace_back(so, *path);
+      add(*path, true);
+    }
+  }
+  return out;
+}
+
+}  // namespace ferry::hpc
