@@ -9,8 +9,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -20,13 +18,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <system_error>
 #include <thread>
 
 #include "cache_internal.hpp"
 #include "cache_state.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/log.hpp"
+#include "ferry/image/fuse_session.hpp"
 
 namespace ferry::hpc {
 namespace {
@@ -364,21 +362,6 @@ fuse_lowlevel_ops make_ops() {
 
 const fuse_lowlevel_ops kOps = make_ops();
 
-void serve(std::shared_ptr<State> st) noexcept {
-  pthread_setname_np(pthread_self(), "ferry-cache");
-  fuse_session* se = st->session;
-  fuse_buf buf{};
-  int res = 0;
-  while (fuse_session_exited(se) == 0) {
-    res = fuse_session_receive_buf(se, &buf);
-    if (res == -EINTR || res == -EAGAIN) continue;
-    if (res <= 0) break;  // 0: unmounted or aborted
-    fuse_session_process_buf(se, &buf);
-  }
-  std::free(buf.mem);
-  if (res < 0) fuse_session_exit(se);
-}
-
 class CacheFs final : public runtime::ServedFs {
  public:
   CacheFs(CacheDir dir, uint64_t size) : dir_(std::move(dir)), state_(std::make_shared<State>(dir_.data(), size)) {}
@@ -386,38 +369,15 @@ class CacheFs final : public runtime::ServedFs {
   std::string name() const override { return "ferry-cache"; }
 
   void start(int fuse_fd) override {
-    Fd fd(fuse_fd);
     if (state_->session != nullptr) throw Error("per-node cache: started twice");
-    char arg0[] = "ferry";
-    char* argv[] = {arg0, nullptr};
-    fuse_args args = FUSE_ARGS_INIT(1, argv);
-    state_->session = fuse_session_new(&args, &kOps, sizeof(kOps), state_.get());
-    fuse_opt_free_args(&args);
-    if (state_->session == nullptr) throw Error("per-node cache: fuse_session_new failed");
-    // "/dev/fd/N": libfuse takes the descriptor as mounted already.
-    std::string path = "/dev/fd/" + std::to_string(fd.get());
-    if (fuse_session_mount(state_->session, path.c_str()) != 0)
-      throw Error("per-node cache: fuse_session_mount " + path + " failed");
-    fd.release();
-    spawn_workers();
+    state_->session = image::attach_fuse_session(fuse_fd, kOps, state_.get(), "per-node cache");
+    auto st = state_;
+    image::spawn_fuse_workers(std::clamp(std::thread::hardware_concurrency(), 2u, 8u),
+                       [st] { image::serve_fuse_requests(st->session, "ferry-cache"); }, "per-node cache");
     log::debug("per-node cache served from " + dir_.path());
   }
 
  private:
-  void spawn_workers() {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);  // signals are the supervisor's
-    try {
-      unsigned n = std::clamp(std::thread::hardware_concurrency(), 2u, 8u);
-      for (unsigned i = 0; i < n; ++i) std::thread(serve, state_).detach();
-    } catch (const std::system_error& e) {
-      pthread_sigmask(SIG_SETMASK, &old, nullptr);
-      throw Error(e.code().value(), "per-node cache: start worker thread", "");
-    }
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  }
-
   CacheDir dir_;  // removed when the last copy of the spec goes
   std::shared_ptr<State> state_;
 };

@@ -5,21 +5,18 @@
 #define FUSE_USE_VERSION 35
 
 #include "ferry/image/squashfs_server.hpp"
+#include "ferry/image/fuse_session.hpp"
 
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -284,64 +281,10 @@ fuse_lowlevel_ops make_ops() {
 
 const fuse_lowlevel_ops kOps = make_ops();
 
-fuse_session* new_session(State& st) {
-  char arg0[] = "ferry";
-  char* argv[] = {arg0, nullptr};
-  fuse_args args = FUSE_ARGS_INIT(1, argv);
-  fuse_session* se = fuse_session_new(&args, &kOps, sizeof(kOps), &st);
-  fuse_opt_free_args(&args);
-  if (se == nullptr) throw Error("SquashFS server: fuse_session_new failed");
-  return se;
-}
-
-// libfuse >= 3.3 reads the mount point "/dev/fd/N" as "already mounted on
-// descriptor N" and mounts nothing (lib/fuse_lowlevel.c, fuse_session_mount()).
-void attach(fuse_session* se, Fd fd) {
-  std::string path = "/dev/fd/" + std::to_string(fd.get());
-  if (fuse_session_mount(se, path.c_str()) != 0)
-    throw Error("SquashFS server: fuse_session_mount " + path + " failed");
-  fd.release();  // fuse_session_destroy() closes it from now on
-}
-
-/// One worker: read a request, answer it, repeat. Several workers block in
-/// read(2) on the same descriptor and the kernel hands each request to one.
-void serve(std::shared_ptr<State> st) noexcept {
-  pthread_setname_np(pthread_self(), kWorkerName);  // for ps -L, gdb, the test
-  fuse_session* se = st->session;
-  fuse_buf buf{};
-  int res = 0;
-  while (fuse_session_exited(se) == 0) {
-    res = fuse_session_receive_buf(se, &buf);
-    if (res == -EINTR || res == -EAGAIN) continue;
-    if (res <= 0) break;  // 0: unmounted or aborted (read(2) gave ENODEV)
-    fuse_session_process_buf(se, &buf);
-    st->served.fetch_add(1, std::memory_order_relaxed);
-  }
-  std::free(buf.mem);
-  if (res < 0) {
-    log::debug(std::string("SquashFS server: reading /dev/fuse: ") + std::strerror(-res));
-    fuse_session_exit(se);
-  }
-}
-
 unsigned worker_count() {
   // Requests are short, but a read of a cold image on a parallel file system
   // waits on the network; more workers keep more of those in flight.
   return std::clamp(std::thread::hardware_concurrency(), 4u, 16u);
-}
-
-void spawn_workers(const std::shared_ptr<State>& st) {
-  // Workers take no signals: those are for the runtime's main thread.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  try {
-    for (unsigned i = 0, n = worker_count(); i < n; ++i) std::thread(serve, st).detach();
-  } catch (const std::system_error& e) {
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    throw Error(e.code().value(), "SquashFS server: start worker thread", "");
-  }
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 class FuseServer final : public SquashfsServer {
@@ -350,14 +293,11 @@ class FuseServer final : public SquashfsServer {
       : state_(std::make_shared<State>(std::move(reader))) {}
 
   void start(int fuse_fd) override {
-    Fd fd(fuse_fd);
     if (state_->session != nullptr) throw Error("SquashFS server: started twice");
-    // The container's processes must not inherit the connection.
-    if (fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0) throw_errno("fcntl FD_CLOEXEC", "/dev/fuse");
-    fuse_session* se = new_session(*state_);
-    state_->session = se;  // ~State destroys it
-    attach(se, std::move(fd));
-    spawn_workers(state_);
+    state_->session = attach_fuse_session(fuse_fd, kOps, state_.get(), "SquashFS server");  // ~State destroys it
+    auto st = state_;
+    spawn_fuse_workers(worker_count(), [st] { serve_fuse_requests(st->session, kWorkerName, &st->served); },
+                       "SquashFS server");
   }
 
   unsigned long requests_served() const override { return state_->served.load(std::memory_order_relaxed); }
