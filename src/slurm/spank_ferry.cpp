@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -68,6 +69,7 @@ struct State {
   std::string workdir;
   std::vector<std::string> env_names;
   bool writable = false;
+  std::string mpi;  // --container-mpi[=PROFILE]: the keeper's --mpi[=PROFILE], empty when not given
   // plugstack.conf arguments.
   std::string ferry;
   std::vector<std::string> site_mounts;
@@ -148,10 +150,25 @@ int opt_writable(int, const char*, int) {
   return 0;
 }
 
-int opt_not_yet(int val, const char*, int) {
-  slurm_error("ferry: --container-%s is not available yet: GPU and MPI injection come with the hardware "
-              "issue (ferry's issue 7); run without it",
-              val == 1 ? "mpi" : "gpus");
+// --container-mpi[=PROFILE]: the keeper replaces the image's MPI with the
+// host's (ferry run --mpi, docs/design/mpi.md). The profile name is checked
+// here for a clear error at submit time; ferry.toml's profiles are the
+// keeper's to look up.
+int opt_mpi(int, const char* arg, int) {
+  std::string name = arg != nullptr ? arg : "";
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      slurm_error("ferry: --container-mpi: '%s' is not a profile name (letters, digits, '_', '-', '.')",
+                  name.c_str());
+      return -1;
+    }
+  g.mpi = name.empty() ? "--mpi" : "--mpi=" + name;
+  return 0;
+}
+
+int opt_not_yet(int, const char*, int) {
+  slurm_error("ferry: --container-gpus is not available yet under Slurm; in the step, run "
+              "'ferry run --gpus=all IMAGE ...' (it honours the CUDA_VISIBLE_DEVICES Slurm sets)");
   return -1;
 }
 
@@ -170,7 +187,7 @@ struct spank_option kOptions[] = {
     {const_cast<char*>("container-writable"), nullptr,
      const_cast<char*>("[ferry] make the root writable (a tmpfs overlay, gone at exit)"), 0, 0, opt_writable},
     {const_cast<char*>("container-mpi"), const_cast<char*>("PROFILE"),
-     const_cast<char*>("[ferry] inject the host's MPI (not available yet)"), 2, 1, opt_not_yet},
+     const_cast<char*>("[ferry] replace the image's MPI with the host's (PROFILE from ferry.toml)"), 2, 1, opt_mpi},
     {const_cast<char*>("container-gpus"), nullptr,
      const_cast<char*>("[ferry] inject the host's GPUs (not available yet)"), 0, 2, opt_not_yet},
     SPANK_OPTIONS_TABLE_END,
@@ -367,6 +384,7 @@ std::vector<std::string> keeper_args(const std::string& image, const std::string
   if (!g.workdir.empty()) a.insert(a.end(), {"-w", g.workdir});
   for (const auto& n : g.env_names) a.insert(a.end(), {"-e", n});  // -e NAME: the host's value wins
   if (g.writable) a.push_back("--writable-tmpfs");
+  if (!g.mpi.empty()) a.push_back(g.mpi);
   a.push_back(image);
   return a;
 }

@@ -1,7 +1,7 @@
 # Bad input fails the step cleanly, with one line that names what is wrong,
 # on the user's terminal: a missing image, a malformed option, an option
-# that is not available yet. Nothing is left running or mounted, and the
-# nodes stay up.
+# that is not available yet, an unknown MPI profile. Nothing is left
+# running or mounted, and the nodes stay up.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/slurm.bash"
 . "$(dirname "$0")/plugin.bash"
@@ -25,7 +25,9 @@ fails "error: ferry: --container-mounts: '$T:/x:rx' is not SRC:DST[:ro|rw] with 
   --container-image="$T/img.sqfs" --container-mounts="$T:/x:rx" true
 fails "error: ferry: --container-workdir needs an absolute path" --container-image="$T/img.sqfs" --container-workdir=rel true
 fails "error: ferry: --container-gpus is not available yet" --container-image="$T/img.sqfs" --container-gpus true
-fails "error: ferry: --container-mpi is not available yet" --container-image="$T/img.sqfs" --container-mpi=pmi2 true
+fails "error: ferry: --container-mpi: 'a b' is not a profile name" --container-image="$T/img.sqfs" --container-mpi='a b' true
+# (checked by the keeper on the node, before the image is looked at)
+fails "no MPI profile 'nosuch'" --container-image="$T/img.sqfs" --container-mpi=nosuch true
 # A mount whose source is missing fails on the node, when the container is built.
 fails "volume $T/missing: source does not exist" --container-image="$T/img.sqfs" --container-mounts="$T/missing:/m" true
 # A command the image lacks: the task fails, as any exec failure does.
