@@ -110,3 +110,25 @@ make_mpi_image() {
 host_mpich_maps_id() {
   printf '%02x:%02x %s\n' "$(stat -L -c %Hd "$HOST_MPICH")" "$(stat -L -c %Ld "$HOST_MPICH")" "$(stat -L -c %i "$HOST_MPICH")"
 }
+
+# expect_host_mpi_ranks OUT WHAT: OUT (the ring program's output, 2 ranks)
+# shows each rank with the right checksum, on the host's MPICH (its version,
+# not the image's stub) mapped from the host's libmpich file at the image's
+# own library path.
+expect_host_mpi_ranks() {
+  local out=$1 what=$2 r line maps dev inode path
+  local want_id host_version
+  want_id=$(host_mpich_maps_id)
+  host_version=$(mpichversion 2>/dev/null | head -1 | awk '{print $NF}')
+  for r in 0 1; do
+    expect_contains "$out" "rank $r checksum 40" "$what rank $r checksum"
+    line=$(grep "^rank $r version " <<<"$out") || fail "$what: rank $r printed no version: $out"
+    case "$line" in *FERRY-STUB*) fail "$what: rank $r still runs the image's stub MPI: $line" ;; esac
+    expect_contains "$line" "MPICH Version:" "$what rank $r library version"
+    [ -z "$host_version" ] || expect_contains "$line" "$host_version" "$what rank $r library version"
+    maps=$(grep "^rank $r maps " <<<"$out") || fail "$what: rank $r maps no libmpi: $out"
+    read -r _ _ _ dev inode path <<<"$maps"
+    expect_eq "$dev $inode" "$want_id" "$what rank $r libmpich device and inode ($path)"
+    expect_eq "$path" "/opt/mpi/lib/libmpich.so.12.0" "$what rank $r libmpich path inside"
+  done
+}

@@ -14,9 +14,7 @@ if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
   make_squashfs "$T/img" "$T/img.sqfs"
   forms+=("sqfs $T/img.sqfs")
 fi
-want_id=$(host_mpich_maps_id)
 stub_sum=$(sha256sum <"$T/img/opt/mpi/lib/libmpich.so.12.0")
-host_version=$(mpichversion 2>/dev/null | head -1 | awk '{print $NF}')
 
 # Without --mpi: the image's own MPI, recognisably the stub.
 out=$(as_user "$FERRY" run "$T/img" /app 2>&1 || true)
@@ -29,17 +27,7 @@ for f in "${forms[@]}"; do
   for env_opt in "" --cleanenv; do
     what="$form ${env_opt:-host-env}"
     out=$(as_user mpiexec -n 2 "$FERRY" run $env_opt --mpi "$img" /app 2>&1) || fail "$what: mpiexec failed: $out"
-    for r in 0 1; do
-      expect_contains "$out" "rank $r checksum 40" "$what rank $r checksum"
-      line=$(grep "^rank $r version " <<<"$out") || fail "$what: rank $r printed no version: $out"
-      case "$line" in *FERRY-STUB*) fail "$what: rank $r still runs the image's stub MPI: $line" ;; esac
-      expect_contains "$line" "MPICH Version:" "$what rank $r library version"
-      [ -z "$host_version" ] || expect_contains "$line" "$host_version" "$what rank $r library version"
-      maps=$(grep "^rank $r maps " <<<"$out") || fail "$what: rank $r maps no libmpi: $out"
-      read -r _ _ _ dev inode path <<<"$maps"
-      expect_eq "$dev $inode" "$want_id" "$what rank $r libmpich device and inode ($path)"
-      expect_eq "$path" "/opt/mpi/lib/libmpich.so.12.0" "$what rank $r libmpich path inside"
-    done
+    expect_host_mpi_ranks "$out" "$what"
   done
 done
 # The image itself is unchanged.

@@ -13,8 +13,6 @@
 plugin_cluster
 make_mpi_image "$T/mpi"
 make_squashfs "$T/mpi" "$T/mpi.sqfs"
-want_id=$(host_mpich_maps_id)
-host_version=$(mpichversion 2>/dev/null | head -1 | awk '{print $NF}')
 run2() { slurm_as_user srun --mpi=pmi2 -N1 -n2 --container-image="$T/mpi.sqfs" "$@"; }
 
 # Without --container-mpi: the image's own MPI, recognisably the stub.
@@ -25,16 +23,6 @@ expect_contains "$out" "communication failed" "without --container-mpi"
 # 10 rounds: rank 0 adds 1, rank 1 adds 1, per round: token 20 on both.
 for opt in --container-mpi --container-mpi=mpich; do
   out=$(run2 "$opt" /app 2>&1) || fail "$opt: srun failed: $out"
-  for r in 0 1; do
-    expect_contains "$out" "rank $r checksum 40" "$opt rank $r checksum"
-    line=$(grep "^rank $r version " <<<"$out") || fail "$opt: rank $r printed no version: $out"
-    case "$line" in *FERRY-STUB*) fail "$opt: rank $r still runs the image's stub MPI: $line" ;; esac
-    expect_contains "$line" "MPICH Version:" "$opt rank $r library version"
-    [ -z "$host_version" ] || expect_contains "$line" "$host_version" "$opt rank $r library version"
-    maps=$(grep "^rank $r maps " <<<"$out") || fail "$opt: rank $r maps no libmpi: $out"
-    read -r _ _ _ dev inode path <<<"$maps"
-    expect_eq "$dev $inode" "$want_id" "$opt rank $r libmpich device and inode ($path)"
-    expect_eq "$path" "/opt/mpi/lib/libmpich.so.12.0" "$opt rank $r libmpich path inside"
-  done
+  expect_host_mpi_ranks "$out" "$opt"
 done
 slurm_wait_no_jobs || fail "the jobs' processes did not end"
