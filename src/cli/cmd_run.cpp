@@ -16,18 +16,10 @@
 #include "ferry/runtime/defaults.hpp"
 #include "registry_options.hpp"
 
-extern char** environ;
-
 namespace ferry::cli {
 namespace {
 
 enum class Mode { Run, Exec, Shell, Keep };
-
-std::vector<std::string> host_environment() {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
-  return env;
-}
 
 struct RunOptions {
   std::vector<std::string> volumes;
@@ -139,11 +131,8 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
       Config config = load_config();
       hpc::DeviceSettings settings{config.cdi_spec_dirs.value_or(std::vector<std::string>{}),
                                    config.gpu_driver_root_or_default()};
-      // The environment so far (image, then earlier edits such as MPI's), so
-      // that LD_LIBRARY_PATH keeps what they put there.
-      hpc::BaseEnv base{host_environment(), req.image.config.env, req.clean_env};
-      for (const auto& ed : req.edits) base.image.insert(base.image.end(), ed.env.begin(), ed.env.end());
-      for (auto& ed : hpc::device_edits(o.devices, settings, base)) req.edits.push_back(std::move(ed));
+      for (auto& ed : hpc::device_edits(o.devices, settings, runtime::host_environment()))
+        req.edits.push_back(std::move(ed));
     }
     // Last: the backing directories exist only once every option is valid.
     if (!caches.empty()) req.edits.push_back(hpc::cache_edits(caches, hpc::cache_dir(load_config())));

@@ -11,20 +11,13 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/path.hpp"
 #include "ferry/hpc/cdi.hpp"
+#include "ferry/runtime/defaults.hpp"
 #include "gpu_driver.hpp"
 
 namespace ferry::hpc {
 namespace {
 
 constexpr const char* kGpuKind = "nvidia.com/gpu";
-
-// The last NAME=VALUE of NAME: later entries override earlier ones.
-std::optional<std::string> env_get(const std::vector<std::string>& env, const std::string& name) {
-  for (auto e = env.rbegin(); e != env.rend(); ++e)
-    if (e->size() > name.size() && e->compare(0, name.size(), name) == 0 && (*e)[name.size()] == '=')
-      return e->substr(name.size() + 1);
-  return std::nullopt;
-}
 
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
@@ -91,16 +84,8 @@ std::vector<std::string> visibility_env(const GpuSelection& sel, const runtime::
   return {"NVIDIA_VISIBLE_DEVICES=" + join(selected), "CUDA_VISIBLE_DEVICES=" + cuda_visible_devices(visible, selected)};
 }
 
-std::string base_ld_library_path(const BaseEnv& env) {
-  if (auto v = env_get(env.image, "LD_LIBRARY_PATH")) return *v;
-  if (!env.clean)
-    if (auto v = env_get(env.host, "LD_LIBRARY_PATH")) return *v;
-  return {};
-}
-
 runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi::Spec>& specs,
-                                  const std::vector<std::string>& dirs, const DeviceSettings& settings,
-                                  const BaseEnv& env) {
+                                  const std::vector<std::string>& dirs, const DeviceSettings& settings) {
   runtime::ContainerEdits out;
   if (cdi::has_kind(specs, kGpuKind)) {
     std::vector<std::string> names;
@@ -118,8 +103,7 @@ runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi
       gpus = sel.indices;
     }
     out = driver_edits(root, gpus);
-    std::string base = base_ld_library_path(env);
-    out.env.push_back(fmt::format("LD_LIBRARY_PATH={}{}{}", kDriverLibDir, base.empty() ? "" : ":", base));
+    out.library_path.push_back(kDriverLibDir);
   }
   auto vis = visibility_env(sel, out);
   out.env.insert(out.env.end(), vis.begin(), vis.end());
@@ -131,7 +115,7 @@ runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi
 GpuSelection parse_gpus(const std::string& spec, const std::vector<std::string>& host_env) {
   if (spec == "all") {
     for (const char* var : {"CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"}) {
-      auto v = env_get(host_env, var);
+      auto v = runtime::env_get(host_env, var);
       if (!v) continue;
       if (*v == "all") break;
       auto sel = parse_list(*v);
@@ -158,12 +142,12 @@ std::string cuda_visible_devices(const std::vector<int>& visible, const std::vec
 }
 
 std::vector<runtime::ContainerEdits> device_edits(const DeviceRequest& req, const DeviceSettings& settings,
-                                                  const BaseEnv& env) {
+                                                  const std::vector<std::string>& host_env) {
   std::vector<runtime::ContainerEdits> out;
   if (req.devices.empty() && req.gpus.empty()) return out;
   // Parse --gpus before reading any spec: a typo is reported as such.
   std::optional<GpuSelection> sel;
-  if (!req.gpus.empty()) sel = parse_gpus(req.gpus, env.host);
+  if (!req.gpus.empty()) sel = parse_gpus(req.gpus, host_env);
   std::vector<std::string> dirs = !req.cdi_spec_dirs.empty() ? req.cdi_spec_dirs
                                   : !settings.spec_dirs.empty() ? settings.spec_dirs
                                                                 : cdi::default_spec_dirs();
@@ -183,7 +167,7 @@ std::vector<runtime::ContainerEdits> device_edits(const DeviceRequest& req, cons
   if (!names.empty() || sel) specs = cdi::load_specs(dirs);
   if (!host_nodes.mounts.empty()) out.push_back(std::move(host_nodes));
   if (!names.empty()) out.push_back(cdi::resolve_devices(specs, names, dirs));
-  if (sel) out.push_back(gpu_edits(*sel, specs, dirs, settings, env));
+  if (sel) out.push_back(gpu_edits(*sel, specs, dirs, settings));
   return out;
 }
 

@@ -14,8 +14,6 @@
 #include "mpi_host.hpp"
 #include "mpi_image.hpp"
 
-extern char** environ;
-
 namespace ferry::hpc {
 namespace {
 
@@ -35,8 +33,6 @@ MpiProfile builtin_profile() {
            fmt::format("HWLOC_PLUGINS_PATH={}/hwloc", kMpiLibDir)};
   return p;
 }
-
-std::string env_name(const std::string& e) { return e.substr(0, e.find('=')); }
 
 bool env_matches(const std::string& pattern, const std::string& name) {
   if (!pattern.empty() && pattern.back() == '*') return name.rfind(pattern.substr(0, pattern.size() - 1), 0) == 0;
@@ -64,12 +60,11 @@ void separate_namespace_env(std::vector<std::string>& out) {
 }
 
 // Host variables the profile passes (PMI_*: even with --cleanenv), then its
-// NAME=VALUE settings, then LD_LIBRARY_PATH: kMpiLibDir before the image's.
-std::vector<std::string> mpi_env(const MpiProfile& p, const std::string& image_ld_path) {
+// NAME=VALUE settings.
+std::vector<std::string> mpi_env(const MpiProfile& p) {
   std::vector<std::string> out;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry = *e;
-    std::string name = env_name(entry);
+  for (const auto& entry : runtime::host_environment()) {
+    std::string name = runtime::env_name(entry);
     for (const auto& pat : p.env)
       if (pat.find('=') == std::string::npos && env_matches(pat, name)) {
         out.push_back(entry);
@@ -78,9 +73,6 @@ std::vector<std::string> mpi_env(const MpiProfile& p, const std::string& image_l
   }
   for (const auto& pat : p.env)
     if (pat.find('=') != std::string::npos) out.push_back(pat);
-  std::string ld = kMpiLibDir;
-  if (!image_ld_path.empty()) ld += ":" + image_ld_path;
-  out.push_back("LD_LIBRARY_PATH=" + ld);
   return out;
 }
 
@@ -112,11 +104,10 @@ runtime::ContainerEdits mpi_edits(const MpiProfile& profile, const std::vector<s
                                   bool shared_userns) {
   log::Timer t("mpi host libraries");
   auto host = std::make_shared<const HostMpi>(resolve_host_mpi(profile.name, profile.libraries, profile.plugin_dirs));
-  std::string image_ld_path;
-  for (const auto& e : image_env)
-    if (env_name(e) == "LD_LIBRARY_PATH") image_ld_path = e.substr(e.find('=') + 1);
+  std::string image_ld_path = runtime::env_get(image_env, "LD_LIBRARY_PATH").value_or("");
   runtime::ContainerEdits edits;
-  edits.env = mpi_env(profile, image_ld_path);
+  edits.env = mpi_env(profile);
+  edits.library_path.push_back(kMpiLibDir);
   if (!shared_userns) separate_namespace_env(edits.env);
   for (const auto& d : profile.devices) {
     runtime::Mount m;

@@ -19,11 +19,24 @@
 extern char** environ;
 
 namespace ferry::runtime {
+
+std::string env_name(const std::string& entry) { return entry.substr(0, entry.find('=')); }
+
+std::optional<std::string> env_get(const std::vector<std::string>& env, const std::string& name) {
+  for (const auto& e : env)
+    if (env_name(e) == name && e.size() > name.size()) return e.substr(name.size() + 1);
+  return std::nullopt;
+}
+
+std::vector<std::string> host_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
+  return env;
+}
+
 namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-std::string env_name(const std::string& entry) { return entry.substr(0, entry.find('=')); }
 
 // Later entries override earlier ones of the same name; first position wins.
 void env_set(std::vector<std::string>& env, const std::string& entry) {
@@ -34,12 +47,6 @@ void env_set(std::vector<std::string>& env, const std::string& entry) {
       return;
     }
   env.push_back(entry);
-}
-
-std::optional<std::string> env_get(const std::vector<std::string>& env, const std::string& name) {
-  for (const auto& e : env)
-    if (env_name(e) == name && e.size() > name.size()) return e.substr(name.size() + 1);
-  return std::nullopt;
 }
 
 // "-e NAME=VALUE" or "-e NAME" (value taken from the host, skipped if unset).
@@ -55,10 +62,17 @@ std::optional<std::string> env_assignment(const std::string& spec,
   return name + "=" + *value;
 }
 
-std::vector<std::string> host_environment() {
-  std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
-  return env;
+// Each edit's library directories go first in LD_LIBRARY_PATH, a later
+// edit's ahead of an earlier one's (GPU driver libraries before MPI's).
+void prepend_library_paths(std::vector<std::string>& env, const std::vector<ContainerEdits>& edits) {
+  for (const auto& ed : edits) {
+    if (ed.library_path.empty()) continue;
+    std::string value;
+    for (const auto& d : ed.library_path) value += (value.empty() ? "" : ":") + d;
+    auto rest = env_get(env, "LD_LIBRARY_PATH");
+    if (rest && !rest->empty()) value += ":" + *rest;
+    env_set(env, "LD_LIBRARY_PATH=" + value);
+  }
 }
 
 Mount bind(std::string src, std::string dst, bool ro, bool optional, bool recursive = false) {
@@ -159,6 +173,7 @@ std::vector<std::string> compose_env(const std::vector<std::string>& host_env, c
   if (!env_get(env, "PATH")) env_set(env, std::string("PATH=") + kDefaultPath);
   for (const auto& ed : req.edits)
     for (const auto& e : ed.env) env_set(env, e);
+  prepend_library_paths(env, req.edits);
   for (const auto& f : req.env_files)
     for (const auto& e : read_env_file(f, host_env)) env_set(env, e);
   for (const auto& e : req.env)

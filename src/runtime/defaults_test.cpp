@@ -148,4 +148,20 @@ TEST(Edits, EnvSitsBetweenImageAndFlagsAndUserVolumesWin) {
   EXPECT_EQ(gpu_mounts, 1);
 }
 
+TEST(Edits, LibraryDirectoriesGoFirstLaterEditAheadAndFlagsReplace) {
+  RunRequest r = request_with_image_env({"LD_LIBRARY_PATH=/img/lib"});
+  ContainerEdits mpi, gpu, none;
+  mpi.library_path = {"/.ferry/mpi/lib"};
+  gpu.library_path = {"/.ferry/nvidia/lib"};
+  r.edits = {mpi, none, gpu};
+  auto env = compose_env({"LD_LIBRARY_PATH=/host"}, r);
+  EXPECT_EQ(env_get(env, "LD_LIBRARY_PATH"), "/.ferry/nvidia/lib:/.ferry/mpi/lib:/img/lib");
+  r.image.config.env.clear();
+  EXPECT_EQ(env_get(compose_env({"LD_LIBRARY_PATH=/host"}, r), "LD_LIBRARY_PATH"),
+            "/.ferry/nvidia/lib:/.ferry/mpi/lib:/host");
+  EXPECT_EQ(env_get(compose_env({}, r), "LD_LIBRARY_PATH"), "/.ferry/nvidia/lib:/.ferry/mpi/lib");
+  r.env = {"LD_LIBRARY_PATH=/mine"};
+  EXPECT_EQ(env_get(compose_env({"LD_LIBRARY_PATH=/host"}, r), "LD_LIBRARY_PATH"), "/mine");
+}
+
 }  // namespace ferry::runtime

@@ -25,18 +25,11 @@ struct DeviceSettings {
   std::string driver_root = "/";       ///< [gpu] driver-root
 };
 
-/// The environment the container will start from, before the edits: to
-/// put the driver's library directory in front of LD_LIBRARY_PATH.
-struct BaseEnv {
-  std::vector<std::string> host;
-  std::vector<std::string> image;
-  bool clean = false;
-};
-
 /// What the requested devices add. Empty when nothing was asked for.
+/// HOST_ENV: the caller's environment (CUDA_VISIBLE_DEVICES for --gpus=all).
 /// Throws one-line Errors (unknown device, malformed spec, no driver).
 std::vector<runtime::ContainerEdits> device_edits(const DeviceRequest& req, const DeviceSettings& settings,
-                                                  const BaseEnv& env);
+                                                  const std::vector<std::string>& host_env);
 
 // --- pieces, public for the unit tests -----------------------------------
 

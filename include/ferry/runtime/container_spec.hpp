@@ -88,6 +88,9 @@ using ImageInspector = std::function<std::vector<Mount>(ImageRoot&)>;
 /// hooks. Front ends collect these; runtime::build_spec merges them.
 struct ContainerEdits {
   std::vector<std::string> env;  ///< NAME=VALUE: over the image's and the host's, under -e
+  /// Directories put first in LD_LIBRARY_PATH, ahead of what the host, the
+  /// image and earlier edits left there (env files and -e still replace it).
+  std::vector<std::string> library_path;
   std::vector<Mount> mounts;     ///< before user volumes, which replace one at the same place
   std::vector<Hook> hooks;
   std::vector<ImageInspector> inspectors;  ///< run once the image is mounted, in order

@@ -29,6 +29,15 @@ struct RunRequest {
   std::vector<ContainerEdits> edits;
 };
 
+/// The calling process's environment, NAME=VALUE each.
+std::vector<std::string> host_environment();
+
+/// NAME in "NAME=VALUE".
+std::string env_name(const std::string& entry);
+
+/// The value of NAME in ENV (the first NAME=... entry), nullopt when unset.
+std::optional<std::string> env_get(const std::vector<std::string>& env, const std::string& name);
+
 /// Parses "SRC:DST[:ro|:rw]" (also "SRC" alone, meaning SRC:SRC). Throws a
 /// one-line Error naming the spec on anything malformed.
 Mount parse_volume(const std::string& spec);
@@ -38,8 +47,9 @@ Mount parse_volume(const std::string& spec);
 std::vector<std::string> read_env_file(const std::string& path,
                                        const std::vector<std::string>& host_env);
 
-/// host env (unless clean) < image Env < edits' env (devices, MPI) < env
-/// files < -e, as in Apptainer.
+/// host env (unless clean) < image Env < edits' env (devices, MPI), then
+/// the edits' library directories put first in LD_LIBRARY_PATH < env files
+/// < -e, as in Apptainer.
 std::vector<std::string> compose_env(const std::vector<std::string>& host_env,
                                      const RunRequest& req);
 
