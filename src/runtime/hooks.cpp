@@ -1,6 +1,7 @@
 #include "hooks.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -31,6 +32,22 @@ struct HookPlan {
   pid_t parent = 0;
 };
 
+// The capabilities ferry holds in the container's user namespace (there
+// only) are kept across exec as ambient ones: a hook such as nvidia-cdi-hook
+// update-ldcache chroots or unshares namespaces, which a uid other than 0
+// in the namespace may do only with them (capabilities(7), "Ambient").
+// Async-signal-safe: raw syscalls only.
+bool keep_namespace_capabilities() noexcept {
+  __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &head, data) != 0) return false;
+  for (auto& d : data) d.inheritable = d.permitted;
+  if (::syscall(SYS_capset, &head, data) != 0) return false;
+  for (unsigned cap = 0; cap < 64; ++cap)
+    if (data[cap / 32].permitted & (1u << (cap % 32))) ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+  return true;
+}
+
 [[noreturn]] void hook_child(const HookPlan& p) noexcept {
   int err = 0;
   ::setpgid(0, 0);  // its own group: a timeout kills what it started too
@@ -44,7 +61,7 @@ struct HookPlan {
   // A script's interpreter opens /dev/fd/N: the descriptor must survive exec.
   int exe = ::dup(p.exe);
   if (::dup2(p.in, 0) < 0 || ::dup2(p.out, 1) < 0 || ::dup2(p.out, 2) < 0 || exe < 0 || ::chdir(p.cwd) != 0 ||
-      ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+      !keep_namespace_capabilities() || ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     err = errno;
   } else {
     ::syscall(SYS_execveat, exe, "", p.argv.data(), p.envp.data(), AT_EMPTY_PATH);

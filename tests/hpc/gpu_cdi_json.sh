@@ -12,11 +12,17 @@ mkdir -p "$T/share" "$T/cdi"
 echo shared-data >"$T/share/f"
 cat >"$T/hook.py" <<'PY'
 #!/usr/bin/python3
-import json, os, sys
+import json, os, subprocess, sys
 state = json.load(sys.stdin)
 config = json.load(open(os.path.join(state["bundle"], "config.json")))
-with open(config["root"]["path"] + os.environ["HOOK_OUT"], "w") as f:
+root = config["root"]["path"]
+with open(root + os.environ["HOOK_OUT"], "w") as f:
     f.write("%s %s %s %s\n" % (state["status"], state["ociVersion"], sys.argv[1], state["pid"] > 0))
+# What nvidia-cdi-hook update-ldcache does: chroot into the root (it needs
+# the namespace's CAP_SYS_CHROOT, kept for hooks as an ambient capability).
+rc = subprocess.run(["/usr/sbin/chroot", root, "/bin/true"]).returncode
+with open(root + os.environ["HOOK_OUT"] + ".chroot", "w") as f:
+    f.write("chroot %s\n" % ("ok" if rc == 0 else "failed"))
 PY
 chmod 0755 "$T/hook.py"
 cat >"$T/cdi/fake.json" <<JSON
@@ -48,6 +54,7 @@ while read -r form img; do
   expect_eq "$(run_dev cat /opt/fake/f)" "shared-data" "$form mount"
   expect_status 1 run_dev touch /opt/fake/new
   expect_eq "$(run_dev cat /etc/hooked)" "creating 1.0.2 arg1 True" "$form hook wrote into the root"
+  expect_eq "$(run_dev cat /etc/hooked.chroot)" "chroot ok" "$form hook may chroot (namespace capabilities kept)"
   # Read-only again after the hook, everywhere the image is.
   expect_status 1 run_dev touch /newfile
   expect_status 1 run_dev touch /etc/other

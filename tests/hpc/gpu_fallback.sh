@@ -42,7 +42,9 @@ chmod -R a+rX "$img"
 
 cfg=$T/cfg
 mkdir -p "$cfg/ferry"
-printf '[gpu]\ndriver-root = "%s"\n' "$D" >"$cfg/ferry/ferry.toml"
+# No spec directory of the host's (/etc/cdi) may turn this into CDI.
+mkdir -p "$T/no-cdi"
+printf '[gpu]\ndriver-root = "%s"\n[cdi]\nspec-dirs = ["%s"]\n' "$D" "$T/no-cdi" >"$cfg/ferry/ferry.toml"
 chmod -R a+rX "$cfg"
 gpu_run() { as_user env XDG_CONFIG_HOME="$cfg" "$@"; }
 nodes='for n in nvidiactl nvidia-uvm nvidia0 nvidia1; do test -c /dev/$n && printf "%s " $n; done; echo'
@@ -79,7 +81,7 @@ expect_eq "$err" "ferry: run $img: --gpus 'zero': expected all, GPU indices (0,1
 
 # No driver and no spec.
 mkdir -p "$T/cfg2/ferry" "$T/empty"
-printf '[gpu]\ndriver-root = "%s"\n' "$T/empty" >"$T/cfg2/ferry/ferry.toml"
+printf '[gpu]\ndriver-root = "%s"\n[cdi]\nspec-dirs = ["%s"]\n' "$T/empty" "$T/no-cdi" >"$T/cfg2/ferry/ferry.toml"
 chmod -R a+rX "$T/cfg2"
 err=$(as_user env XDG_CONFIG_HOME="$T/cfg2" "$FERRY" run --cdi-spec-dir "$T/empty" --gpus=all "$img" true 2>&1) &&
   fail "--gpus without a driver succeeded"
