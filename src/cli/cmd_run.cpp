@@ -124,7 +124,9 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
     }
     if (!o.mpi.empty()) {
       auto profile = hpc::mpi_profile(load_config(), o.mpi == "true" ? "" : o.mpi);
-      bool shared_userns = req.image.format == image::Format::Squashfs && req.share;
+      // One user namespace for the node's ranks: a SquashFS image's mount
+      // holder, or the Slurm keeper every task of the step enters.
+      bool shared_userns = mode == Mode::Keep || (req.image.format == image::Format::Squashfs && req.share);
       req.edits.push_back(hpc::mpi_edits(profile, req.image.config.env, shared_userns));
     }
     if (!o.devices.devices.empty() || !o.devices.gpus.empty()) {
