@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "accounts.hpp"
 #include "exec.hpp"
@@ -285,8 +286,24 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
     if (!spec.inspectors.empty()) {
       log::Timer ti("inspect image");
       MountedImage view(image);
+      // As in order_mounts, a volume the user gave at the same place wins:
+      // the same file of the image, whichever name (symlink) each used.
+      std::set<std::pair<dev_t, ino_t>> bound;
+      auto identity = [&](const std::string& path) -> std::optional<std::pair<dev_t, ino_t>> {
+        auto fd = image.open(path);
+        struct stat st {};
+        if (!fd || ::fstatat(fd->get(), "", &st, AT_EMPTY_PATH) != 0) return std::nullopt;
+        return std::pair{st.st_dev, st.st_ino};
+      };
+      for (const auto& s : spec.mounts)
+        if (auto id = identity(s.destination)) bound.insert(*id);
+      auto taken = [&](const Mount& m) {
+        auto id = identity(m.destination);
+        return id && bound.count(*id) > 0;
+      };
       for (const auto& inspect : spec.inspectors)
-        for (auto& m : inspect(view)) found.push_back(std::move(m));
+        for (auto& m : inspect(view))
+          if (!taken(m)) found.push_back(std::move(m));
       for (auto& om : open_sources(found)) opened.push_back(std::move(om));
       std::stable_sort(opened.begin(), opened.end(), [](const OpenedMount& a, const OpenedMount& b) {
         return path_depth(a.mount->destination) < path_depth(b.mount->destination);

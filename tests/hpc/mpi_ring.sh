@@ -32,3 +32,10 @@ for f in "${forms[@]}"; do
 done
 # The image itself is unchanged.
 expect_eq "$(sha256sum <"$T/img/opt/mpi/lib/libmpich.so.12.0")" "$stub_sum" "image's stub after the runs"
+
+# A volume the user binds where the image's MPI library is wins over the
+# host library --mpi would bind there (user volumes replace edits).
+echo user-lib >"$T/user.so"
+chmod a+r "$T/user.so"
+expect_eq "$(as_user "$FERRY" run --mpi -v "$T/user.so:/opt/mpi/lib/libmpich.so.12.0:ro" "$T/img" \
+  cat /opt/mpi/lib/libmpich.so.12.0)" "user-lib" "a user volume over the image's libmpich"
