@@ -48,11 +48,13 @@ class ImageLoader {
     ElfInfo elf;
   };
 
+  using FileIds = std::set<std::pair<dev_t, ino_t>>;
+
   // Every file of the image the loader could load for SONAME, the one it
-  // loads first; one per file (two names of one file count once).
-  std::vector<Found> find_all(const std::string& soname) {
+  // loads first; one per file: a file in SEEN already is passed over, so
+  // two names of one file (libmpi.so.12 -> libmpich.so.12) count once.
+  std::vector<Found> find_all(const std::string& soname, FileIds& seen) {
     std::vector<Found> out;
-    std::set<std::pair<dev_t, ino_t>> seen;
     auto consider = [&](const std::string& path) {
       auto fd = root_.open_file(path);
       struct stat st {};
@@ -68,7 +70,8 @@ class ImageLoader {
   }
 
   std::optional<Found> find(const std::string& soname) {
-    auto all = find_all(soname);
+    FileIds seen;
+    auto all = find_all(soname, seen);
     if (all.empty()) return std::nullopt;
     return std::move(all.front());
   }
@@ -152,8 +155,9 @@ std::vector<runtime::Mount> inject_mpi(const HostMpi& host, runtime::ImageRoot& 
     const HostObject& obj = host.objects.at(lib);
     std::string soname = obj.elf.soname.empty() ? base_name(lib) : obj.elf.soname;
     size_t before = binds.size();
+    ImageLoader::FileIds seen;
     for (const auto& name : mpich_abi_names(soname)) {
-      for (const auto& f : loader.find_all(name)) binds.push_back(bind_ro(lib, f.path));
+      for (const auto& f : loader.find_all(name, seen)) binds.push_back(bind_ro(lib, f.path));
       replaced.insert(name);
     }
     if (binds.size() > before) roots.push_back(&obj);
