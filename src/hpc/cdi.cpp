@@ -71,12 +71,8 @@ json yaml_to_json(const YAML::Node& n) {
   return nullptr;
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 json parse_document(std::string_view text, const std::string& path) {
-  if (ends_with(path, ".json")) {
+  if (path.ends_with(".json")) {
     json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) throw Error(fmt::format("CDI spec {}: not valid JSON", path));
     return doc;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <set>
 
 #include "ferry/core/error.hpp"
@@ -22,12 +23,6 @@ namespace {
 bool spec_file_name(const std::string& name) {
   auto ends = [&](std::string_view s) { return name.size() > s.size() && name.ends_with(s); };
   return ends(".json") || ends(".yaml") || ends(".yml");
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
-  return out;
 }
 
 // A container path: absolute, no "..", normalised.
@@ -188,14 +183,14 @@ runtime::ContainerEdits resolve_devices(const std::vector<Spec>& specs, const st
     if (!q) throw Error(fmt::format("--device {}: not a CDI device name (vendor.com/class=name)", n));
     std::string what = "CDI device " + q->str();
     if (!has_kind(specs, q->kind()))
-      throw Error(fmt::format("{}: no CDI spec for {} in {}", what, q->kind(), join(dirs, ", ")));
+      throw Error(fmt::format("{}: no CDI spec for {} in {}", what, q->kind(), fmt::join(dirs, ", ")));
     if (auto f = find_device(specs, q->kind(), q->name, what)) {
       add(*f, what);
       continue;
     }
     auto all = device_names(specs, q->kind());
     if (q->name != "all")
-      throw Error(fmt::format("{}: no such device (the specs for {} define {})", what, q->kind(), join(all, ", ")));
+      throw Error(fmt::format("{}: no such device (the specs for {} define {})", what, q->kind(), fmt::join(all, ", ")));
     // "=all" without a device of that name: every device of the kind.
     for (const auto& name : all) add(*find_device(specs, q->kind(), name, what), what);
   }

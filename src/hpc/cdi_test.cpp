@@ -114,7 +114,13 @@ TEST(CdiResolve, UnknownDeviceAndKind) {
   }
   EXPECT_THROW(resolve_devices(specs, {"c.com/d=x"}, {"/d"}), Error);
   EXPECT_THROW(resolve_devices(specs, {"not-a-name"}, {"/d"}), Error);
-  EXPECT_NO_THROW(resolve_devices(specs, {"a.com/b=all"}, {"/d"}));
+}
+
+TEST(CdiResolve, AllMeansEveryDeviceOfTheKind) {
+  std::vector<Spec> specs{parse_spec(R"({"cdiVersion": "0.5.0", "kind": "a.com/b", "devices": [
+      {"name": "x", "containerEdits": {"env": ["X=1"]}},
+      {"name": "y", "containerEdits": {"env": ["Y=1"]}}]})", "/d/a.json")};
+  EXPECT_EQ(resolve_devices(specs, {"a.com/b=all"}, {"/d"}).env, (std::vector<std::string>{"X=1", "Y=1"}));
 }
 
 TEST(CdiResolve, LaterDirectoryWinsSameDirectoryConflicts) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <set>
 #include <sstream>
 
@@ -52,16 +53,9 @@ std::optional<GpuSelection> parse_list(const std::string& value) {
   return sel;
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
-std::string join(const std::vector<int>& v) {
-  std::vector<std::string> s;
-  for (int i : v) s.push_back(std::to_string(i));
-  return join(s);
+template <typename T>
+std::string join(const std::vector<T>& v) {
+  return fmt::format("{}", fmt::join(v, ","));
 }
 
 // The GPUs bound at /dev/nvidiaN by EDITS.
