@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "ferry/core/error.hpp"
+#include "ferry/core/log.hpp"
 #include "ferry/core/fd.hpp"
 #include "ld_cache.hpp"
 
@@ -129,45 +130,62 @@ HostMpi resolve_host_mpi(const std::string& profile, const std::vector<std::stri
                          const std::vector<std::string>& plugin_dirs) {
   HostLoader loader;
   HostMpi out;
-  std::deque<std::string> todo;
-  auto add = [&](const std::string& path, bool required) {
-    if (out.objects.count(path) != 0) return true;
+  using Objects = std::map<std::string, HostObject>;
+  // PATH into OBJECTS, queued on TODO; false when it is no 64-bit ELF object.
+  auto add = [](Objects& objects, std::deque<std::string>& todo, const std::string& path) {
+    if (objects.count(path) != 0) return true;
     auto elf = elf_at(path);
-    if (!elf) {
-      if (!required) return false;
-      if (::access(path.c_str(), F_OK) != 0)
-        throw Error(fmt::format("MPI profile '{}': host library {} does not exist", profile, path));
-      throw Error(fmt::format("MPI profile '{}': host library {} is not a 64-bit ELF shared object", profile, path));
-    }
-    out.objects[path] = HostObject{path, std::move(*elf), {}};
+    if (!elf) return false;
+    objects[path] = HostObject{path, std::move(*elf), {}};
     todo.push_back(path);
     return true;
   };
+  // What the queued objects need, by the host loader's rules, into OBJECTS.
+  // Returns "OBJECT needs SONAME" for the first need the loader cannot meet.
+  auto close = [&](Objects& objects, std::deque<std::string> todo) -> std::optional<std::string> {
+    while (!todo.empty()) {
+      HostObject& obj = objects.at(todo.front());  // std::map: stays valid while `add` inserts
+      todo.pop_front();
+      for (const auto& so : obj.elf.needed) {
+        if (is_glibc_library(so)) {
+          obj.needed.emplace_back(so, "");
+          continue;
+        }
+        auto path = loader.find(so, obj);
+        if (!path || !add(objects, todo, *path)) return fmt::format("{} needs {}", obj.path, so);
+        obj.needed.emplace_back(so, *path);
+      }
+    }
+    return std::nullopt;
+  };
+  std::deque<std::string> todo;
   for (const auto& l : libraries) {
-    add(l, true);
+    if (!add(out.objects, todo, l)) {
+      if (::access(l.c_str(), F_OK) != 0)
+        throw Error(fmt::format("MPI profile '{}': host library {} does not exist", profile, l));
+      throw Error(fmt::format("MPI profile '{}': host library {} is not a 64-bit ELF shared object", profile, l));
+    }
     out.libraries.push_back(l);
   }
+  if (auto missing = close(out.objects, std::move(todo)))
+    throw Error(fmt::format("MPI profile '{}': host library {}, which the host's loader does not find", profile,
+                            *missing));
+  // A plugin the host's loader could not load either (a CUDA transport on a
+  // node without libcuda) is left out, as the library skips it on the host.
   for (const auto& d : plugin_dirs) {
     struct stat st {};
     if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // not every node has every transport
     out.plugin_dirs.push_back(d);
-    for (const auto& p : plugin_files(d))
-      if (add(p, false)) out.plugins.push_back(p);
-  }
-  while (!todo.empty()) {
-    HostObject& obj = out.objects.at(todo.front());  // std::map: stays valid while `add` inserts
-    todo.pop_front();
-    for (const auto& so : obj.elf.needed) {
-      if (is_glibc_library(so)) {
-        obj.needed.emplace_back(so, "");
+    for (const auto& p : plugin_files(d)) {
+      Objects staged = out.objects;
+      std::deque<std::string> queue;
+      if (!add(staged, queue, p)) continue;
+      if (auto missing = close(staged, std::move(queue))) {
+        log::debug(fmt::format("--mpi: plugin {} left out: {}, which the host's loader does not find", p, *missing));
         continue;
       }
-      auto path = loader.find(so, obj);
-      if (!path)
-        throw Error(fmt::format("MPI profile '{}': host library {} needs {}, which the host's loader does not find",
-                                profile, obj.path, so));
-      obj.needed.emplace_back(so, *path);
-      add(*path, true);
+      out.objects = std::move(staged);
+      out.plugins.push_back(p);
     }
   }
   return out;
