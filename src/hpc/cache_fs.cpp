@@ -120,7 +120,8 @@ void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
   guarded(req, [&] {
     if (bad_name(name)) return (void)fuse_reply_err(req, EPERM);
     int dir = state(req).node(parent).fd.get();
-    if (::mknodat(dir, name, mode, rdev) != 0) return (void)fuse_reply_err(req, errno);
+    int err = state(req).make(dir, name, false, [&] { return ::mknodat(dir, name, mode, rdev); });
+    if (err != 0) return (void)fuse_reply_err(req, err);
     reply_entry(req, dir, name);
   });
 }
@@ -130,15 +131,8 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) 
     if (bad_name(name)) return (void)fuse_reply_err(req, EPERM);
     State& st = state(req);
     int dir = st.node(parent).fd.get();
-    if (!st.reserve(kBlock)) return (void)fuse_reply_err(req, ENOSPC);
-    if (::mkdirat(dir, name, mode) != 0) {
-      int err = errno;
-      st.unreserve(kBlock);
-      return (void)fuse_reply_err(req, err);
-    }
-    struct stat s {};
-    int64_t got = ::fstatat(dir, name, &s, AT_SYMLINK_NOFOLLOW) == 0 ? s.st_blocks * 512 : 0;
-    st.unreserve(kBlock - got);
+    int err = st.make(dir, name, true, [&] { return ::mkdirat(dir, name, mode); });
+    if (err != 0) return (void)fuse_reply_err(req, err);
     reply_entry(req, dir, name);
   });
 }
@@ -149,7 +143,8 @@ void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const cha
     int dir = state(req).node(parent).fd.get();
     // The target is stored, never followed by ferry: the kernel resolves
     // it inside the container, where it can only name the container's paths.
-    if (::symlinkat(target, dir, name) != 0) return (void)fuse_reply_err(req, errno);
+    int err = state(req).make(dir, name, false, [&] { return ::symlinkat(target, dir, name); });
+    if (err != 0) return (void)fuse_reply_err(req, err);
     reply_entry(req, dir, name);
   });
 }

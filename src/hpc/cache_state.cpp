@@ -54,6 +54,16 @@ bool State::reserve(int64_t bytes) {
   return true;
 }
 
+void State::unreserve(int64_t bytes) {
+  int64_t cur = used_.load();
+  while (!used_.compare_exchange_weak(cur, std::max<int64_t>(0, cur - bytes))) {
+  }
+}
+
+// What a removed object was charged: a directory its one block (make()),
+// anything else its blocks, every one of which was charged when allocated.
+int64_t State::charged(const struct stat& st) { return S_ISDIR(st.st_mode) ? kBlock : allocated(st); }
+
 int64_t State::available() const { return std::max<int64_t>(0, limit_ - used_.load()); }
 
 int State::install(Fd path, const struct stat& st, fuse_entry_param* e) {
@@ -127,7 +137,7 @@ void State::release(Node& n, int fd) {
   if (--n.opened > 0 || !n.orphan) return;
   n.orphan = false;
   struct stat st {};
-  if (::fstatat(n.fd.get(), "", &st, AT_EMPTY_PATH) == 0 && st.st_nlink == 0) used_ -= allocated(st);
+  if (::fstatat(n.fd.get(), "", &st, AT_EMPTY_PATH) == 0 && st.st_nlink == 0) unreserve(charged(st));
 }
 
 // A file's last name is gone: its blocks are free now, or at the last
@@ -136,7 +146,7 @@ void State::free_blocks(const struct stat& st) {
   std::lock_guard lk(mu_);
   auto it = nodes_.find({st.st_dev, st.st_ino});
   if (it != nodes_.end() && it->second->opened > 0) it->second->orphan = true;
-  else used_ -= allocated(st);
+  else unreserve(charged(st));
 }
 
 ssize_t State::write(Node& n, int fd, fuse_bufvec* in, off_t off) {

@@ -8,11 +8,13 @@
 
 #define FUSE_USE_VERSION 35
 
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -78,14 +80,34 @@ class State {
   int rename(int parent, const char* name, int newparent, const char* newname, unsigned flags);
   int statfs(struct statvfs* sv);
 
+  /// Makes NAME in directory DIR with MAKE (mkdirat, symlinkat, mknodat:
+  /// 0 or -1 with errno) and charges it: a directory one block, exactly what
+  /// its removal gives back (its later growth is not counted); anything else
+  /// what fstatat(2) then reports, settled from a one-block reservation.
+  /// Returns 0 or errno.
+  template <typename Make>
+  int make(int dir, const char* name, bool is_dir, Make&& make_it) {
+    if (!reserve(kBlock)) return ENOSPC;
+    if (make_it() != 0) {
+      int err = errno;
+      unreserve(kBlock);
+      return err;
+    }
+    struct stat s {};
+    if (!is_dir) unreserve(kBlock - (::fstatat(dir, name, &s, AT_SYMLINK_NOFOLLOW) == 0 ? s.st_blocks * 512 : 0));
+    return 0;
+  }
+
   /// Takes BYTES from the free space; false (nothing taken) if they do not fit.
   bool reserve(int64_t bytes);
-  /// Gives BYTES back (negative: takes them, even past the limit).
-  void unreserve(int64_t bytes) { used_.fetch_sub(bytes); }
+  /// Gives BYTES back (negative: takes them, even past the limit); the count
+  /// never goes below 0.
+  void unreserve(int64_t bytes);
 
  private:
   int install(Fd path, const struct stat& st, fuse_entry_param* e);
   void free_blocks(const struct stat& st);
+  static int64_t charged(const struct stat& st);
   int64_t available() const;
 
   Node root_;

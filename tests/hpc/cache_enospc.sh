@@ -9,6 +9,7 @@ CDIR=$T/cache
 user_dir "$CDIR"
 printf '[cache]\ndir = "%s"\n' "$CDIR" >>"$CFG/ferry/ferry.toml"
 
+target=$(printf 'x%.0s' $(seq 200))
 while read -r form img; do
   out=$(ferry_shared run -v "/ignored:/cache:perNodeCache=size=16M" "$img" sh -c '
     dd if=/dev/zero of=/cache/a bs=1M count=12 2>/dev/null && echo "12M: ok"
@@ -34,4 +35,23 @@ while read -r form img; do
     dd if=/dev/zero of=/cache/b bs=1M count=4 2>/dev/null && echo "closed: ok"')
   expect_contains "$out" "open: full" "$form removed but open file still counts"
   expect_contains "$out" "closed: ok" "$form removed file freed at close"
+
+  # Removing only gives back what was charged: symlink churn (a 200-byte
+  # target takes a block on ext4) and a directory grown then removed must
+  # not make room past SIZE, and df's Used stays within SIZE (it went
+  # negative, i.e. huge, before).
+  out=$(ferry_shared run --scratch /cache:size=4M "$img" sh -c '
+    dd if=/dev/zero of=/cache/pre bs=1M count=2 2>/dev/null
+    i=0; while [ $i -lt 2000 ]; do ln -s "$1" /cache/l && rm /cache/l || exit 1; i=$((i + 1)); done
+    mkdir /cache/d && i=0; while [ $i -lt 300 ]; do touch /cache/d/name-long-enough-to-grow-the-directory-$i; i=$((i + 1)); done
+    rm -r /cache/d
+    dd if=/dev/zero of=/cache/big bs=1M count=12 2>&1 && echo "12M: ok"
+    echo "stored $(($(stat -c %s /cache/pre) + $(stat -c %s /cache/big)))"
+    df -k /cache | tail -n 1' sh "$target") || fail "$form: the churn container failed: $out"
+  expect_contains "$out" "No space left on device" "$form write past SIZE after churn"
+  case "$out" in *"12M: ok"*) fail "$form: a write past SIZE succeeded after churn: $out" ;; esac
+  stored=$(printf '%s\n' "$out" | sed -n 's/^stored //p')
+  [ -n "$stored" ] && [ "$stored" -le 4194304 ] || fail "$form: $stored bytes stored in a 4M cache after churn: $out"
+  used=$(printf '%s\n' "$out" | tail -n 1 | awk '{print $3}')
+  [ "$used" -ge 0 ] && [ "$used" -le 4096 ] || fail "$form: df Used after churn is $used KiB: $out"
 done < <(image_forms)
