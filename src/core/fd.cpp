@@ -39,13 +39,19 @@ std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 std::string read_file(const std::string& path) {
   Fd fd = open_or_throw(path, O_RDONLY);
+  return read_fd(fd.get(), path);
+}
+
+std::string read_fd(int fd, const std::string& what, size_t limit) {
   std::string out;
   char buf[8192];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("read", path);
+    if (n < 0) throw_errno("read", what);
     if (n == 0) break;
+    if (static_cast<size_t>(n) > limit - out.size())
+      throw Error(what + ": larger than " + std::to_string(limit) + " bytes");
     out.append(buf, static_cast<size_t>(n));
   }
   return out;

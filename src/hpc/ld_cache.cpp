@@ -2,6 +2,9 @@
 
 #include <cstring>
 
+#include "ferry/core/error.hpp"
+#include "ferry/core/fd.hpp"
+
 namespace ferry::hpc {
 namespace {
 
@@ -66,6 +69,14 @@ std::optional<std::vector<LoaderCacheEntry>> parse_loader_cache(std::string_view
     if (!c.soname.empty() && !c.path.empty() && c.path[0] == '/') out.push_back(std::move(c));
   }
   return out;
+}
+
+std::vector<LoaderCacheEntry> read_loader_cache(int fd) {
+  try {
+    return parse_loader_cache(read_fd(fd, "ld.so.cache", 64 << 20)).value_or(std::vector<LoaderCacheEntry>{});
+  } catch (const Error&) {
+    return {};
+  }
 }
 
 const std::vector<std::string>& default_library_dirs() {

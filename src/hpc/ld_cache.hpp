@@ -24,6 +24,10 @@ struct LoaderCacheEntry {
 /// priority order). nullopt when DATA is not such a cache, or is cut short.
 std::optional<std::vector<LoaderCacheEntry>> parse_loader_cache(std::string_view data);
 
+/// The cache behind FD (at most 64 MiB read), as parse_loader_cache gives
+/// it; no entries when it cannot be read or is not a cache.
+std::vector<LoaderCacheEntry> read_loader_cache(int fd);
+
 /// The loader's default directories for this architecture, after the cache:
 /// the multiarch ones (Debian, Ubuntu), then lib64 and lib (other distributions).
 const std::vector<std::string>& default_library_dirs();

@@ -57,11 +57,7 @@ std::vector<std::string> env_library_path() {
 class HostLoader {
  public:
   HostLoader() {
-    int fd = ::open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ::close(fd);
-      cache_ = parse_loader_cache(read_file("/etc/ld.so.cache")).value_or(std::vector<LoaderCacheEntry>{});
-    }
+    if (Fd fd{::open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC | O_NONBLOCK)}) cache_ = read_loader_cache(fd.get());
     ld_library_path_ = env_library_path();
   }
 

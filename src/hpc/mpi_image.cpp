@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <map>
@@ -18,20 +17,6 @@
 namespace ferry::hpc {
 namespace {
 
-constexpr size_t kMaxCache = 64 << 20;
-
-std::string read_fd(int fd, size_t limit) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || out.size() + static_cast<size_t>(n) > limit) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
 std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
 
 // Where the image's loader looks for a soname that no RUNPATH names:
@@ -40,7 +25,7 @@ class ImageLoader {
  public:
   ImageLoader(runtime::ImageRoot& root, const std::vector<std::string>& ld_library_path, uint16_t machine)
       : root_(root), dirs_(ld_library_path), machine_(machine) {
-    if (auto fd = root_.open_file("/etc/ld.so.cache")) cache_ = parse_loader_cache(read_fd(fd->get(), kMaxCache)).value_or(std::vector<LoaderCacheEntry>{});
+    if (auto fd = root_.open_file("/etc/ld.so.cache")) cache_ = read_loader_cache(fd->get());
   }
 
   struct Found {

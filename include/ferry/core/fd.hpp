@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +68,10 @@ std::string fd_path(int fd);
 
 /// Reads a whole (small) file into a string; throws on failure.
 std::string read_file(const std::string& path);
+
+/// Reads FD to its end; throws "read WHAT: reason", or when there is more
+/// than LIMIT bytes.
+std::string read_fd(int fd, const std::string& what, size_t limit = SIZE_MAX);
 
 /// write(2) of all N bytes, across short writes and EINTR; throws
 /// "write WHAT: reason".
