@@ -26,10 +26,19 @@ chmod 0755 "$T"
 _at_exit=()
 at_exit() { _at_exit=("$1" "${_at_exit[@]}"); }
 _exit_work() {
+  local status=$? c forms_rc=0
   trap - ERR  # clean-up that finds nothing to clean is not a failure
-  local c
   for c in "${_at_exit[@]}"; do eval "$c" || true; done
+  [ -f "$T/.image_forms.rc" ] && forms_rc=$(cat "$T/.image_forms.rc")
   rm -rf "$T" 2>/dev/null || true
+  # image_forms runs in the "< <(image_forms)" subshell, where a failure
+  # only ends the loop's input: without this the test would pass having
+  # looped over nothing. A skip there (no FUSE) leaves the forms made so far.
+  case $forms_rc in
+    0 | 77) ;;
+    *) echo "FAIL: $TEST_NAME: image_forms failed (status $forms_rc): the image forms were not all tested" >&2
+       [ "$status" != 0 ] || exit 1 ;;
+  esac
 }
 trap _exit_work EXIT
 
@@ -118,6 +127,7 @@ need_fuse() {
 # image_forms: prints "dir PATH" and "sqfs PATH" for a busybox image made in
 # $T, so a test can loop over both forms and check they behave the same.
 image_forms() {
+  trap '{ echo $? >"$T/.image_forms.rc"; } 2>/dev/null' EXIT  # this subshell's; _exit_work reads it
   make_busybox_image "$T/img" >&2
   echo "dir $T/img"
   if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
