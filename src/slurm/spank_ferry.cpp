@@ -70,6 +70,7 @@ struct State {
   std::vector<std::string> env_names;
   bool writable = false;
   std::string mpi;  // --container-mpi[=PROFILE]: the keeper's --mpi[=PROFILE], empty when not given
+  bool gpus = false;  // --container-gpus: the keeper's --gpus=all, over the step's GPUs
   // plugstack.conf arguments.
   std::string ferry;
   std::vector<std::string> site_mounts;
@@ -166,10 +167,9 @@ int opt_mpi(int, const char* arg, int) {
   return 0;
 }
 
-int opt_not_yet(int, const char*, int) {
-  slurm_error("ferry: --container-gpus is not available yet under Slurm; in the step, run "
-              "'ferry run --gpus=all IMAGE ...' (it honours the CUDA_VISIBLE_DEVICES Slurm sets)");
-  return -1;
+int opt_gpus(int, const char*, int) {
+  g.gpus = true;
+  return 0;
 }
 
 struct spank_option kOptions[] = {
@@ -189,7 +189,8 @@ struct spank_option kOptions[] = {
     {const_cast<char*>("container-mpi"), const_cast<char*>("PROFILE"),
      const_cast<char*>("[ferry] replace the image's MPI with the host's (PROFILE from ferry.toml)"), 2, 1, opt_mpi},
     {const_cast<char*>("container-gpus"), nullptr,
-     const_cast<char*>("[ferry] inject the host's GPUs (not available yet)"), 0, 2, opt_not_yet},
+     const_cast<char*>("[ferry] inject the NVIDIA driver and the step's GPUs (ferry run --gpus=all)"), 0, 2,
+     opt_gpus},
     SPANK_OPTIONS_TABLE_END,
 };
 
@@ -288,23 +289,33 @@ std::string store_for(uid_t uid, const char* users_own) {
   return out;
 }
 
+// FERRY_STORE=STORE for start_ferry, or nothing when STORE is empty.
+std::vector<std::string> store_env(const std::string& store) {
+  if (store.empty()) return {};
+  return {"FERRY_STORE=" + store};
+}
+
 struct Child {
   pid_t pid = -1;
   int out = -1;  // its fd 1 (resolve) or 3 (keeper)
   int err = -1;  // its fd 2
 };
 
-// Runs ferry ARGS with ENV, as UID/GID when uid != -1 (from slurmstepd,
-// whose real uid is root and effective uid the user's), its stdout (or the
-// keeper's ready fd 3) and stderr on pipes.
+// Runs ferry ARGS with ENV (the job's, or ours when null) with the
+// NAME=VALUE entries of SET in place of theirs, as UID/GID when uid != -1
+// (from slurmstepd, whose real uid is root and effective uid the user's),
+// its stdout (or the keeper's ready fd 3) and stderr on pipes.
 Child start_ferry(const std::vector<std::string>& args, char** env, uid_t uid, gid_t gid, int out_fd,
-                  const std::string& store) {
-  // The environment: the job's (or ours), with FERRY_STORE=store when set.
-  std::string store_entry = "FERRY_STORE=" + store;
+                  const std::vector<std::string>& set) {
   std::vector<char*> envp;
+  auto overridden = [&](const char* e) {
+    for (const auto& s : set)
+      if (std::strncmp(e, s.c_str(), s.find('=') + 1) == 0) return true;
+    return false;
+  };
   for (char** e = env != nullptr ? env : environ; *e != nullptr; ++e)
-    if (store.empty() || std::strncmp(*e, "FERRY_STORE=", 12) != 0) envp.push_back(*e);
-  if (!store.empty()) envp.push_back(store_entry.data());
+    if (!overridden(*e)) envp.push_back(*e);
+  for (const auto& s : set) envp.push_back(const_cast<char*>(s.c_str()));
   envp.push_back(nullptr);
   int o[2], e[2];
   if (::pipe2(o, O_CLOEXEC) != 0) return {};
@@ -348,7 +359,7 @@ int pin_image() {
   const char* pinned = std::getenv(kEnvPinned);
   if (name != nullptr && pinned != nullptr && g.image == name) return 0;  // a step of a job that pinned it
   Child c = start_ferry({"resolve-image", "--pull=missing", g.image}, nullptr, static_cast<uid_t>(-1), 0, 1,
-                        store_for(::getuid(), std::getenv("FERRY_STORE")));
+                        store_env(store_for(::getuid(), std::getenv("FERRY_STORE"))));
   if (c.pid < 0) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
     return -1;
@@ -385,6 +396,7 @@ std::vector<std::string> keeper_args(const std::string& image, const std::string
   for (const auto& n : g.env_names) a.insert(a.end(), {"-e", n});  // -e NAME: the host's value wins
   if (g.writable) a.push_back("--writable-tmpfs");
   if (!g.mpi.empty()) a.push_back(g.mpi);
+  if (g.gpus) a.push_back("--gpus=all");
   a.push_back(image);
   return a;
 }
@@ -440,8 +452,17 @@ int start_container(spank_t sp) {
     slurm_error("ferry: cannot read the job's user or environment");
     return -1;
   }
-  Child c = start_ferry(keeper_args(image, batch_script_dir(sp)), env, uid, gid, 3,
-                        store_for(uid, job_env(sp, "FERRY_STORE").c_str()));
+  std::vector<std::string> set = store_env(store_for(uid, job_env(sp, "FERRY_STORE").c_str()));
+  if (g.gpus) {
+    // The GPUs Slurm gave the step on this node, by their global ids: in a
+    // job with ConstrainDevices, CUDA_VISIBLE_DEVICES counts from 0 over
+    // them instead. The tasks keep the CUDA_VISIBLE_DEVICES Slurm sets
+    // (enter_container); it holds inside, which sees the host's /dev.
+    std::string ids = job_env(sp, "SLURM_STEP_GPUS");
+    if (ids.empty()) ids = job_env(sp, "SLURM_JOB_GPUS");
+    if (!ids.empty()) set.push_back("CUDA_VISIBLE_DEVICES=" + ids);
+  }
+  Child c = start_ferry(keeper_args(image, batch_script_dir(sp)), env, uid, gid, 3, set);
   if (c.pid < 0) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
     return -1;
@@ -475,6 +496,11 @@ int start_container(spank_t sp) {
   return 0;
 }
 
+// The variables by which Slurm binds a task to its GPUs.
+bool is_gpu_binding(const std::string& name) {
+  return name == "CUDA_VISIBLE_DEVICES" || name == "GPU_DEVICE_ORDINAL";
+}
+
 // remote, in each task just before exec: enter the container.
 int enter_container(spank_t sp) {
   int pidfd = g.keeper_pidfd;
@@ -485,7 +511,12 @@ int enter_container(spank_t sp) {
   }
   ::close(pidfd);  // the task's copy; slurmstepd keeps its own
   if (::chdir(g.cwd.c_str()) != 0 && ::chdir("/") != 0) return -1;
-  for (const auto& [name, value] : g.env) spank_setenv(sp, name.c_str(), value.c_str(), 1);
+  for (const auto& [name, value] : g.env) {
+    // A task's own GPU binding (--gpus-per-task, --gpu-bind) stays.
+    char buf[64];
+    if (g.gpus && is_gpu_binding(name) && spank_getenv(sp, name.c_str(), buf, sizeof buf) == ESPANK_SUCCESS) continue;
+    spank_setenv(sp, name.c_str(), value.c_str(), 1);
+  }
   // Nothing the task runs may gain privilege (setuid bits, file capabilities).
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -1;
   return 0;

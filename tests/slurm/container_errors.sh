@@ -1,6 +1,6 @@
 # Bad input fails the step cleanly, with one line that names what is wrong,
-# on the user's terminal: a missing image, a malformed option, an option
-# that is not available yet, an unknown MPI profile. Nothing is left
+# on the user's terminal: a missing image, a malformed option, no GPU for
+# --container-gpus, an unknown MPI profile. Nothing is left
 # running or mounted, and the nodes stay up.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/slurm.bash"
@@ -24,7 +24,12 @@ fails "error: ferry: --container-mounts: 'data' is not SRC:DST[:ro|rw] with abso
 fails "error: ferry: --container-mounts: '$T:/x:rx' is not SRC:DST[:ro|rw] with absolute paths" \
   --container-image="$T/img.sqfs" --container-mounts="$T:/x:rx" true
 fails "error: ferry: --container-workdir needs an absolute path" --container-image="$T/img.sqfs" --container-workdir=rel true
-fails "error: ferry: --container-gpus is not available yet" --container-image="$T/img.sqfs" --container-gpus true
+# No GPU to inject: a site whose CDI specs and driver root are empty.
+mkdir -p "$T/empty"
+printf '[cdi]\nspec-dirs = ["%s"]\n[gpu]\ndriver-root = "%s"\n' "$T/empty" "$T/empty" >"$T/nogpu.toml"
+chmod a+rX "$T/empty" "$T/nogpu.toml"
+fails "--gpus: no CDI spec provides nvidia.com/gpu and no NVIDIA driver was found" \
+  --export=ALL,FERRY_SITE_CONFIG="$T/nogpu.toml" --container-image="$T/img.sqfs" --container-gpus true
 fails "error: ferry: --container-mpi: 'a b' is not a profile name" --container-image="$T/img.sqfs" --container-mpi='a b' true
 # (checked by the keeper on the node, before the image is looked at)
 fails "no MPI profile 'nosuch'" --container-image="$T/img.sqfs" --container-mpi=nosuch true

@@ -19,6 +19,9 @@
 #   in between: it starts again on others, up to 5 times).
 #   CLUSTER_PROCTRACK=proctrack/pgid slurm_start ... picks another
 #   ProctrackType (default proctrack/linuxproc; see the pitfalls).
+#   CLUSTER_GPU_FILES='/path/nvidia[0-1]' CLUSTER_GPUS=2 slurm_start ...
+#   gives each node that many GPUs (GRES gpu, gres.conf File=, no
+#   autodetection): device files the test made.
 #   Call it directly, not in $(...) or a pipeline: the daemons are children
 #   of the test's shell.
 #   Exports SLURM_CONF (the cluster's slurm.conf): srun, sbatch, sinfo,
@@ -232,8 +235,15 @@ slurm_as_user() {
 _slurm_conf() {
   local d=$CLUSTER_DIR host
   host=$(hostname)
+  local gres=''
+  if [ -n "${CLUSTER_GPUS:-}" ]; then
+    gres=" Gres=gpu:$CLUSTER_GPUS"
+    printf 'AutoDetect=off\nName=gpu File=%s\n' "$CLUSTER_GPU_FILES" >"$d/gres.conf"
+    chmod 0644 "$d/gres.conf"
+  fi
   cat >"$d/slurm.conf" <<EOF
 # Written by tests/slurm/slurm.bash for $TEST_NAME.
+${gres:+GresTypes=gpu}
 ClusterName=$CLUSTER_NAME
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort=$CLUSTER_CTLD_PORT
@@ -266,8 +276,8 @@ ReturnToService=2
 KillWait=2
 MinJobAge=4
 InactiveLimit=0
-NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$CLUSTER_PORT_n1 CPUs=2 State=UNKNOWN
-NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$CLUSTER_PORT_n2 CPUs=2 State=UNKNOWN
+NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$CLUSTER_PORT_n1 CPUs=2$gres State=UNKNOWN
+NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$CLUSTER_PORT_n2 CPUs=2$gres State=UNKNOWN
 PartitionName=debug Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
 EOF
   chmod 0644 "$d/slurm.conf"
