@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "cache_internal.hpp"
 #include "cache_state.hpp"
 #include "ferry/core/error.hpp"
+#include "ferry/core/limits.hpp"
 #include "ferry/core/log.hpp"
 #include "ferry/image/fuse_session.hpp"
 
@@ -358,16 +358,6 @@ fuse_lowlevel_ops make_ops() {
 
 const fuse_lowlevel_ops kOps = make_ops();
 
-// Every node the kernel knows is an open descriptor here, so the soft limit
-// on open files caps the files a cache holds (often 1024). Raise it to the
-// hard limit, as libfuse's passthrough_hp does; the hard limit stays a cap.
-void raise_open_files() noexcept {
-  struct rlimit rl {};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
-  rl.rlim_cur = rl.rlim_max;
-  if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) log::debug("per-node cache: could not raise the open-file limit");
-}
-
 class CacheFs final : public runtime::ServedFs {
  public:
   CacheFs(CacheDir dir, uint64_t size) : dir_(std::move(dir)), state_(std::make_shared<State>(dir_.data(), size)) {}
@@ -376,7 +366,9 @@ class CacheFs final : public runtime::ServedFs {
 
   void start(int fuse_fd) override {
     if (state_->session != nullptr) throw Error("per-node cache: started twice");
-    raise_open_files();
+    // Every node the kernel knows is an open descriptor here, so the soft
+    // limit on open files (often 1024) would cap the files a cache holds.
+    raise_open_files_limit();
     state_->session = image::attach_fuse_session(fuse_fd, kOps, state_.get(), "per-node cache");
     auto st = state_;
     image::spawn_fuse_workers(std::clamp(std::thread::hardware_concurrency(), 2u, 8u),

@@ -14,6 +14,7 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "ferry/core/limits.hpp"
 
 namespace ferry::runtime {
 namespace {
@@ -60,6 +61,7 @@ int child_main(void* arg) noexcept {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) child_fail(p, kStageSetup, errno);
   if (::getppid() != p.parent) ::_exit(kExitFailure);
   if (::sigprocmask(SIG_SETMASK, p.mask, nullptr) != 0) child_fail(p, kStageSetup, errno);
+  restore_open_files_limit();  // the cache's raised limit is ferry's, not the command's
   if (::chdir(p.cwd) != 0) child_fail(p, kStageChdir, errno);
   // NO_NEW_PRIVS: setuid bits and file capabilities are ignored from here on.
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(p, kStageSetup, errno);

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ferry/core/error.hpp"
+#include "ferry/core/limits.hpp"
 #include "ferry/core/log.hpp"
 #include "rootfs.hpp"
 
@@ -55,6 +56,7 @@ bool keep_namespace_capabilities() noexcept {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  restore_open_files_limit();
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   ::sigaction(SIGPIPE, &dfl, nullptr);
