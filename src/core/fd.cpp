@@ -1,6 +1,7 @@
 #include "ferry/core/fd.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,6 +28,38 @@ void write_all(int fd, const void* data, size_t n, const std::string& what) {
     p += w;
     n -= static_cast<size_t>(w);
   }
+}
+
+PrivateDir open_private_dir(const std::string& dir, bool create) {
+  PrivateDir r;
+  if (create && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    r.err = errno, r.op = "mkdir";
+    return r;
+  }
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  // Not readable: look at it without reading, to say whose it is.
+  if (!fd && errno == EACCES) {
+    Fd path(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (path && ::fstat(path.get(), &st) == 0 && st.st_uid != ::getuid()) {
+      r.wrong = "belongs to another user";
+      return r;
+    }
+    errno = EACCES;
+  }
+  if (!fd) {
+    if (errno == ELOOP || errno == ENOTDIR) r.wrong = "is not a directory";
+    else r.err = errno, r.op = "open";
+  } else if (::fstat(fd.get(), &st) != 0) {
+    r.err = errno, r.op = "stat";
+  } else if (st.st_uid != ::getuid()) {
+    r.wrong = "belongs to another user";
+  } else if ((st.st_mode & 077) != 0) {
+    r.wrong = "is open to other users (want mode 0700)";
+  } else {
+    r.fd = std::move(fd);
+  }
+  return r;
 }
 
 Fd open_or_throw(const std::string& path, int flags, int mode) {

@@ -24,28 +24,13 @@ constexpr const char kPrefix[] = "c-";
 constexpr const char kData[] = "data";
 constexpr const char kScanLock[] = ".lock";
 
-// DIR/ferry-cache-UID, opened without following a symlink and checked on
-// the descriptor: a directory of the caller's, closed to everyone else.
-// DIR is often /tmp: someone else may have made the name first.
+// DIR/ferry-cache-UID, the caller's private directory. DIR is often /tmp.
 Fd open_user_dir(const std::string& dir, const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    if (errno == ENOENT) throw Error(fmt::format("per-node cache directory {} does not exist", dir));
-    throw_errno("mkdir", path);
-  }
-  Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ELOOP || errno == ENOTDIR)
-      throw Error(fmt::format("per-node cache directory {} is not a directory; refusing to use it", path));
-    throw_errno("open", path);
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_errno("stat", path);
-  const char* wrong = nullptr;
-  if (st.st_uid != ::getuid()) wrong = "belongs to another user";
-  else if ((st.st_mode & 077) != 0) wrong = "is open to other users (want mode 0700)";
-  if (wrong != nullptr)
-    throw Error(fmt::format("per-node cache directory {} {}; refusing to use it", path, wrong));
-  return fd;
+  PrivateDir d = open_private_dir(path, true);
+  if (d.fd) return std::move(d.fd);
+  if (d.wrong != nullptr) throw Error(fmt::format("per-node cache directory {} {}; refusing to use it", path, d.wrong));
+  if (d.err == ENOENT) throw Error(fmt::format("per-node cache directory {} does not exist", dir));
+  throw Error(d.err, d.op, path);
 }
 
 // A cache whose lock can be taken has no ferry serving it any more (the

@@ -34,27 +34,14 @@ namespace {
 constexpr int kReplyTimeoutS = 10;
 constexpr int kStartTimeoutMs = 30000;
 
-// DIR is the caller's own private directory: not a symlink, owned by the
-// caller, no access for group or others. Made when missing (create).
+// DIR is the caller's own private directory (core's open_private_dir).
+// Made when missing (create).
 bool private_dir(const std::string& dir, bool create, bool must) {
-  if (create && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    if (!must) return false;
-    throw_errno("mkdir", dir);
-  }
-  struct stat st {};
-  if (::lstat(dir.c_str(), &st) != 0) {
-    if (!must) return false;
-    throw_errno("stat", dir);
-  }
-  const char* wrong = nullptr;
-  if (!S_ISDIR(st.st_mode)) wrong = "is not a directory";
-  else if (st.st_uid != ::getuid()) wrong = "belongs to another user";
-  else if ((st.st_mode & 077) != 0) wrong = "is open to other users (want mode 0700)";
-  if (wrong == nullptr) return true;
-  if (!must) return false;
-  throw Error(fmt::format("rendezvous directory {} {}; refusing to use it for shared mounts", dir, wrong));
+  PrivateDir d = open_private_dir(dir, create);
+  if (d.fd || !must) return static_cast<bool>(d.fd);
+  if (d.wrong == nullptr) throw Error(d.err, d.op, dir);
+  throw Error(fmt::format("rendezvous directory {} {}; refusing to use it for shared mounts", dir, d.wrong));
 }
-
 
 std::optional<SharedMount> try_attach(const HolderPaths& paths) {
   auto fd = connect_holder(paths.sock);

@@ -77,6 +77,22 @@ std::string read_fd(int fd, const std::string& what, size_t limit = SIZE_MAX);
 /// "write WHAT: reason".
 void write_all(int fd, const void* data, size_t n, const std::string& what);
 
+/// A directory of the caller's own, checked on its descriptor: what
+/// open_private_dir found.
+struct PrivateDir {
+  Fd fd;                         ///< O_RDONLY | O_DIRECTORY, when it is private
+  const char* wrong = nullptr;   ///< else what is wrong with it ("is not a directory", ...),
+  int err = 0;                   ///< or the system error
+  const char* op = nullptr;      ///< of this call (mkdir, open, stat)
+};
+
+/// Opens DIR, made mode 0700 first when missing and CREATE, without
+/// following a symlink, and checks on the descriptor that it is a private
+/// directory of the caller's: owned by the caller, no access for group or
+/// others. A symlink counts as "is not a directory". DIR is often under
+/// /tmp, where someone else may have made the name first.
+PrivateDir open_private_dir(const std::string& dir, bool create);
+
 /// Writes `data` to an existing file (e.g. /proc/self/uid_map); throws.
 void write_file(const std::string& path, std::string_view data);
 
