@@ -70,14 +70,27 @@ bool is_host_port(std::string_view s) {
          });
 }
 
+// KEY's value N: an absolute path.
+std::string absolute_path(const toml::node& n, const std::string& name, const std::string& key) {
+  auto v = n.value<std::string>();
+  if (!n.is_string() || !v || v->empty() || (*v)[0] != '/')
+    throw Error(fmt::format("{}: {} must be an absolute path", where(name, n.source()), key));
+  return *v;
+}
+
+std::vector<std::string> string_list(const toml::node& n, const std::string& name, const std::string& key);
+
+// KEY's value N: an array of absolute paths.
+std::vector<std::string> absolute_paths(const toml::node& n, const std::string& name, const std::string& key) {
+  auto out = string_list(n, name, key);
+  for (const auto& v : out)
+    if (v[0] != '/') throw Error(fmt::format("{}: {} must be absolute paths", where(name, n.source()), key));
+  return out;
+}
+
 void parse_store(const toml::table& store, const std::string& name, Config& into) {
   check_keys(store, name, "store", {"site"});
-  if (const toml::node* site = store.get("site")) {
-    auto v = site->value<std::string>();
-    if (!v || v->empty() || (*v)[0] != '/')
-      throw Error(fmt::format("{}: store.site must be an absolute path", where(name, site->source())));
-    into.site_store = *v;
-  }
+  if (const toml::node* site = store.get("site")) into.site_store = absolute_path(*site, name, "store.site");
 }
 
 void parse_pull(const toml::table& pull, const std::string& name, Config& into) {
@@ -101,12 +114,7 @@ void parse_mounts(const toml::table& mounts, const std::string& name, Config& in
 
 void parse_cache(const toml::table& cache, const std::string& name, Config& into) {
   check_keys(cache, name, "cache", {"dir"});
-  if (const toml::node* n = cache.get("dir")) {
-    auto v = n->value<std::string>();
-    if (!n->is_string() || !v || v->empty() || (*v)[0] != '/')
-      throw Error(fmt::format("{}: cache.dir must be an absolute path", where(name, n->source())));
-    into.cache_dir = *v;
-  }
+  if (const toml::node* n = cache.get("dir")) into.cache_dir = absolute_path(*n, name, "cache.dir");
 }
 
 // One [registries."DOMAIN"] table; its keys override the earlier file's.
@@ -134,12 +142,7 @@ void parse_registry(const toml::table& t, const std::string& domain, const std::
       throw Error(fmt::format("{}: {}.insecure must be true or false", where(name, n->source()), table));
     into.insecure = n->value<bool>();
   }
-  if (const toml::node* n = t.get("ca-file")) {
-    auto v = n->value<std::string>();
-    if (!n->is_string() || !v || v->empty() || (*v)[0] != '/')
-      throw Error(fmt::format("{}: {}.ca-file must be an absolute path", where(name, n->source()), table));
-    into.ca_file = *v;
-  }
+  if (const toml::node* n = t.get("ca-file")) into.ca_file = absolute_path(*n, name, table + ".ca-file");
 }
 
 void parse_registries(const toml::table& regs, const std::string& name, Config& into) {
@@ -188,14 +191,9 @@ void parse_mpi(const toml::table& mpi, const std::string& name, Config& into) {
     std::string table = "mpi." + k;
     check_keys(t, name, table, {"libraries", "plugin-dirs", "devices", "env", "mounts"});
     MpiProfileConfig& p = into.mpi_profiles[k];
-    if (const toml::node* n = t.get("libraries")) {
-      p.libraries = string_list(*n, name, table + ".libraries");
-      for (const auto& l : *p.libraries)
-        if (l[0] != '/')
-          throw Error(fmt::format("{}: {}.libraries must be absolute paths", where(name, n->source()), table));
-    }
-    if (const toml::node* n = t.get("plugin-dirs")) p.plugin_dirs = string_list(*n, name, table + ".plugin-dirs");
-    if (const toml::node* n = t.get("devices")) p.devices = string_list(*n, name, table + ".devices");
+    if (const toml::node* n = t.get("libraries")) p.libraries = absolute_paths(*n, name, table + ".libraries");
+    if (const toml::node* n = t.get("plugin-dirs")) p.plugin_dirs = absolute_paths(*n, name, table + ".plugin-dirs");
+    if (const toml::node* n = t.get("devices")) p.devices = absolute_paths(*n, name, table + ".devices");
     if (const toml::node* n = t.get("env")) p.env = string_list(*n, name, table + ".env");
     if (const toml::node* n = t.get("mounts")) p.mounts = string_list(*n, name, table + ".mounts");
   }
@@ -203,25 +201,13 @@ void parse_mpi(const toml::table& mpi, const std::string& name, Config& into) {
 
 // [cdi] spec-dirs = ["/etc/cdi", ...] and [gpu] driver-root = "/": absolute paths.
 void parse_devices(const toml::table* cdi, const toml::table* gpu, const std::string& name, Config& into) {
-  auto absolute = [&](const toml::node& n, const std::string& v, const char* key) {
-    if (v[0] != '/') throw Error(fmt::format("{}: {} must be absolute paths", where(name, n.source()), key));
-  };
   if (cdi != nullptr) {
     check_keys(*cdi, name, "cdi", {"spec-dirs"});
-    if (const toml::node* n = cdi->get("spec-dirs")) {
-      auto dirs = string_list(*n, name, "cdi.spec-dirs");
-      for (const auto& d : dirs) absolute(*n, d, "cdi.spec-dirs");
-      into.cdi_spec_dirs = std::move(dirs);
-    }
+    if (const toml::node* n = cdi->get("spec-dirs")) into.cdi_spec_dirs = absolute_paths(*n, name, "cdi.spec-dirs");
   }
   if (gpu != nullptr) {
     check_keys(*gpu, name, "gpu", {"driver-root"});
-    if (const toml::node* n = gpu->get("driver-root")) {
-      auto v = n->value<std::string>();
-      if (!n->is_string() || !v || v->empty() || (*v)[0] != '/')
-        throw Error(fmt::format("{}: gpu.driver-root must be an absolute path", where(name, n->source())));
-      into.gpu_driver_root = *v;
-    }
+    if (const toml::node* n = gpu->get("driver-root")) into.gpu_driver_root = absolute_path(*n, name, "gpu.driver-root");
   }
 }
 

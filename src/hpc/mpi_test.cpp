@@ -89,6 +89,8 @@ TEST(Mpi, Profiles) {
   Config bad;
   EXPECT_THROW(parse_config_text("[mpi.x]\nlibs = []\n", "t.toml", bad), Error);
   EXPECT_THROW(parse_config_text("[mpi.x]\nlibraries = [\"relative.so\"]\n", "t.toml", bad), Error);
+  EXPECT_THROW(parse_config_text("[mpi.x]\nplugin-dirs = [\"lib/ucx\"]\n", "t.toml", bad), Error);
+  EXPECT_THROW(parse_config_text("[mpi.x]\ndevices = [\"infiniband\"]\n", "t.toml", bad), Error);
 }
 
 }  // namespace
