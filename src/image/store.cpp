@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/core/file_lock.hpp"
+#include "ferry/core/log.hpp"
 #include "ferry/core/sha256.hpp"
 
 namespace ferry::image {
@@ -165,6 +167,15 @@ void Store::put_blob(const std::string& tmp, const std::string& digest) {
   sync_parent_dir(path);
 }
 
+Fd Store::claim_blobs() {
+  prepare();
+  std::string path = root_ + "/blobs.lock";
+  Fd fd = open_or_throw(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  while (::flock(fd.get(), LOCK_SH) != 0)
+    if (errno != EINTR) throw_errno("flock", path);
+  return fd;
+}
+
 // Removes the blobs no stored manifest lists (under the lock).
 void Store::collect_blobs() {
   std::set<std::string> used;
@@ -237,7 +248,11 @@ std::optional<std::string> Store::remove(const Reference& name) {
   ::unlink(e.sqfs.c_str());
   ::unlink(e.config.c_str());
   ::unlink(e.manifest.c_str());
-  collect_blobs();
+  // An import or a pull under way may hold blobs its manifest does not list
+  // yet: then the unlisted blobs stay for a later remove().
+  Fd claims(::open((root_ + "/blobs.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (claims && ::flock(claims.get(), LOCK_EX | LOCK_NB) == 0) collect_blobs();
+  else log::debug("an import or pull is under way: unlisted blobs are left for a later rmi");
   return id;
 }
 

@@ -46,6 +46,34 @@ TEST_F(StoreTest, AddLookupAndContentAddressing) {
   EXPECT_EQ(fs::directory_iterator(dir_ + "/store/tmp") == fs::directory_iterator(), true);
 }
 
+// A blob published for a manifest not written yet (a pull or import under
+// way, holding a claim) survives a remove(); once nobody claims, the next
+// remove() collects what no manifest lists, and keeps what one does.
+TEST_F(StoreTest, RemoveCollectsUnlistedBlobsOnlyWhenUnclaimed) {
+  Store s(dir_ + "/store");
+  auto blob = [&](const std::string& body) {
+    BlobWriter w(s);
+    w.write(body.data(), body.size());
+    w.keep();
+    return w.digest();
+  };
+  std::string listed = blob("listed layer");
+  std::string manifest = R"({"layers":[{"digest":")" + listed + R"("}]})";
+  s.add(staged(s, "x"), R"({"a":1})", {parse_reference("keep")}, manifest);
+  s.add(staged(s, "y"), R"({"b":2})", {parse_reference("gone1")});
+  s.add(staged(s, "z"), R"({"c":3})", {parse_reference("gone2")});
+  std::string pending;
+  {
+    Fd claim = s.claim_blobs();
+    pending = blob("a layer on its way");
+    EXPECT_TRUE(s.remove(parse_reference("gone1")));
+    EXPECT_TRUE(fs::exists(s.blob_path(pending)));
+  }
+  EXPECT_TRUE(s.remove(parse_reference("gone2")));
+  EXPECT_FALSE(fs::exists(s.blob_path(pending)));
+  EXPECT_TRUE(fs::exists(s.blob_path(listed)));
+}
+
 TEST_F(StoreTest, TagAndRemoveKeepTheFileWhileNamed) {
   Store s(dir_ + "/store");
   auto a = s.add(staged(s, "x"), "{}", {parse_reference("a")});

@@ -72,6 +72,12 @@ class Store {
   std::string blob_path(const std::string& digest) const;
   /// Moves the verified blob file TMP (from temp_path()) into place.
   void put_blob(const std::string& tmp, const std::string& digest);
+  /// A shared claim on the store's blobs (a descriptor: closing it ends the
+  /// claim), held by an import or a pull from before it looks for stored
+  /// blobs until its add() has written the manifest that lists them.
+  /// remove() collects unlisted blobs only while nobody holds a claim, so it
+  /// never takes one that is about to be listed.
+  Fd claim_blobs();
 
   /// Points DST at the image SRC names.
   void tag(const Reference& src, const Reference& dst);
