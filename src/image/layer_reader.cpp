@@ -1,17 +1,12 @@
 // Reading layer tars with libarchive (include/ferry/image/layer.hpp).
 //
-// Two libarchive readers are chained when the layer is compressed: the outer
-// one only decompresses (the "raw" format: the whole stream is one entry),
-// the inner one parses tar from the outer one's buffers, without a copy. The
-// chain exists so that both digests an OCI image carries can be computed in
-// the same pass: the blob digest over the bytes read from the source
-// (on_compressed) and the diff_id over the tar stream (on_uncompressed).
-//
-// A compressed layer is decompressed on a thread of its own: it reads the
-// source (with its digest hook), inflates, hashes the tar stream for the
-// diff_id and hands 1 MiB chunks to the tar parser through a short queue.
-// Decompression and both hashes then run beside the parsing and the
-// SquashFS writer instead of before them (docs/design/convert.md).
+// libarchive parses the tar stream; it never decompresses. A compressed
+// layer is decoded on a thread of its own (inflate.hpp: gzip through ISA-L,
+// zstd through libzstd): the thread reads the source (with its digest hook,
+// on_compressed), decodes straight into 1 MiB chunks, hashes each chunk for
+// the diff_id (on_uncompressed) and hands it to the tar parser through a
+// short queue. Reading, decoding and both hashes thus run beside the parsing
+// and the SquashFS writer instead of before them (docs/design/convert.md).
 #include "ferry/image/layer.hpp"
 
 #include <archive.h>
@@ -30,6 +25,8 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "ferry/core/log.hpp"
+#include "inflate.hpp"
 
 namespace ferry::image {
 
@@ -38,6 +35,12 @@ namespace {
 constexpr size_t kReadSize = 256 * 1024;
 constexpr size_t kChunkSize = 1 << 20;  // decompressed bytes handed over at a time
 constexpr size_t kChunks = 4;           // chunks in flight between the two threads
+
+// Decompressed bytes on their way from the decoding thread to the tar parser.
+struct Chunk {
+  std::unique_ptr<unsigned char[]> data;
+  size_t size = 0;
+};
 
 struct ArchiveDeleter {
   void operator()(archive* a) const noexcept { archive_read_free(a); }
@@ -72,8 +75,8 @@ struct LayerReader::Impl {
   size_t pending = 0;  // sniffed bytes not yet handed to libarchive
   uint64_t bytes_read = 0;
   bool source_eof = false;
-  ArchivePtr outer;  // decompression only; null for uncompressed layers
-  ArchivePtr inner;  // tar
+  std::unique_ptr<Decoder> decoder;  // null for uncompressed layers
+  ArchivePtr inner;                  // tar
   archive_entry* entry = nullptr;
   uint64_t entry_size = 0;
 
@@ -81,11 +84,10 @@ struct LayerReader::Impl {
   std::thread inflater;
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::vector<unsigned char>> full, spare;  // chunks: decompressed, and free
-  size_t chunks = 0;                                   // allocated so far
-  std::vector<unsigned char> current;                  // the chunk libarchive's tar reader holds
-  bool inflated = false;                               // the thread is done (end or error)
-  int inflate_errno = 0;
+  std::deque<Chunk> full, spare;  // decompressed, and free
+  size_t chunks = 0;              // allocated so far
+  Chunk current;                  // the chunk libarchive's tar reader holds
+  bool inflated = false;          // the thread is done (end or error)
   std::string inflate_error;  // empty: the stream ended cleanly
   std::atomic<bool> stop{false};
 
@@ -99,22 +101,26 @@ struct LayerReader::Impl {
     inflater.join();
   }
 
-  // The thread: decompress the whole stream into chunks. A hook that
-  // throws (a full disk under a kept blob) ends it with that message.
+  // The thread: decompress the whole stream into chunks. A damaged
+  // stream, a failed read, or a hook that throws (a full disk under a kept
+  // blob) ends it with that message.
   void inflate_all() {
     try {
       inflate_chunks();
     } catch (const std::exception& e) {
       std::lock_guard lock(mu);
       inflate_error = e.what();
+      if (inflate_error.empty()) inflate_error = "decompression failed";
       inflated = true;
       cv.notify_all();
     }
   }
 
   void inflate_chunks() {
+    const unsigned char* in = nullptr;  // source bytes not yet decoded, in buf
+    size_t in_left = 0;
     for (;;) {
-      std::vector<unsigned char> chunk;
+      Chunk chunk;
       {
         std::unique_lock lock(mu);
         cv.wait(lock, [&] { return stop || !spare.empty() || chunks < kChunks; });
@@ -124,31 +130,35 @@ struct LayerReader::Impl {
           spare.pop_front();
         } else {
           ++chunks;
+          chunk.data = std::make_unique_for_overwrite<unsigned char[]>(kChunkSize);
         }
       }
-      chunk.clear();
-      chunk.reserve(kChunkSize + kReadSize);
-      int r = ARCHIVE_OK;
-      while (chunk.size() < kChunkSize && !stop) {
-        const void* data;
-        size_t size = 0;
-        la_int64_t offset;
-        r = archive_read_data_block(outer.get(), &data, &size, &offset);
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) break;
-        auto* p = static_cast<const unsigned char*>(data);
-        chunk.insert(chunk.end(), p, p + size);
+      chunk.size = 0;
+      bool end = false;
+      while (chunk.size < kChunkSize && !stop) {
+        if (in_left == 0 && !source_eof) {
+          const void* p;
+          ssize_t n = read_source(&p);
+          if (n < 0) throw Error(std::string("read: ") + std::strerror(errno));
+          in = static_cast<const unsigned char*>(p);
+          in_left = static_cast<size_t>(n);
+        }
+        Decoder::Step st = decoder->decode(in, in_left, chunk.data.get() + chunk.size, kChunkSize - chunk.size);
+        if (in_left > 0 && st.consumed == 0 && st.produced == 0)  // never seen; better than a spin
+          throw Error(std::string(decoder->name()) + ": the decoder made no progress");
+        in += st.consumed;
+        in_left -= st.consumed;
+        chunk.size += st.produced;
+        if (decoder->ended() || (source_eof && in_left == 0 && st.produced == 0)) {
+          decoder->finish();  // throws when the stream stopped inside a member or frame
+          end = true;
+          break;
+        }
       }
-      if (!chunk.empty() && src.on_uncompressed) src.on_uncompressed(chunk.data(), chunk.size());
+      if (chunk.size > 0 && src.on_uncompressed) src.on_uncompressed(chunk.data.get(), chunk.size);
       std::lock_guard lock(mu);
-      if (!chunk.empty()) full.push_back(std::move(chunk));
-      if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-        if (r != ARCHIVE_EOF) {
-          inflate_errno = archive_errno(outer.get());
-          inflate_error = archive_message(outer.get());
-          if (inflate_error.empty()) inflate_error = "decompression failed";
-        }
-        inflated = true;
-      }
+      if (chunk.size > 0) full.push_back(std::move(chunk));
+      if (end) inflated = true;
       cv.notify_all();
       if (inflated || stop) return;
     }
@@ -201,7 +211,7 @@ struct LayerReader::Impl {
       archive_set_error(a, errno, "read: %s", std::strerror(errno));
       return -1;
     }
-    if (n > 0 && !im->outer && im->src.on_uncompressed) im->src.on_uncompressed(*out, static_cast<size_t>(n));
+    if (n > 0 && im->src.on_uncompressed) im->src.on_uncompressed(*out, static_cast<size_t>(n));
     return n;
   }
 
@@ -209,18 +219,18 @@ struct LayerReader::Impl {
   static la_ssize_t read_decompressed(archive* a, void* client, const void** out) {
     auto* im = static_cast<Impl*>(client);
     std::unique_lock lock(im->mu);
-    if (im->current.capacity() > 0) im->spare.push_back(std::move(im->current));  // libarchive is done with it
+    if (im->current.data) im->spare.push_back(std::move(im->current));  // libarchive is done with it
     im->current = {};
     im->cv.notify_all();
     im->cv.wait(lock, [&] { return !im->full.empty() || im->inflated; });
     if (!im->full.empty()) {
       im->current = std::move(im->full.front());
       im->full.pop_front();
-      *out = im->current.data();
-      return static_cast<la_ssize_t>(im->current.size());
+      *out = im->current.data.get();
+      return static_cast<la_ssize_t>(im->current.size);
     }
     if (im->inflate_error.empty()) return 0;
-    archive_set_error(a, im->inflate_errno, "%s", im->inflate_error.c_str());
+    archive_set_error(a, EIO, "%s", im->inflate_error.c_str());
     return -1;
   }
 };
@@ -257,16 +267,8 @@ LayerReader::LayerReader(const LayerSource& source) : impl_(std::make_unique<Imp
       im.fail(im.inner.get(), "open tar");
     return;
   }
-  im.outer.reset(archive_read_new());
-  if (!im.outer) throw Error(ENOMEM, "archive_read_new", source.label);
-  if (im.comp == Compression::kGzip) archive_read_support_filter_gzip(im.outer.get());
-  if (im.comp == Compression::kZstd) archive_read_support_filter_zstd(im.outer.get());
-  archive_read_support_format_raw(im.outer.get());
-  if (archive_read_open(im.outer.get(), &im, nullptr, Impl::read_plain, nullptr) != ARCHIVE_OK)
-    im.fail(im.outer.get(), "open compressed stream");
-  archive_entry* raw = nullptr;
-  if (archive_read_next_header(im.outer.get(), &raw) != ARCHIVE_OK)
-    im.fail(im.outer.get(), "decompress");
+  im.decoder = make_decoder(im.comp);
+  log::debug(source.label + ": " + im.decoder->name());
   im.inflater = std::thread([&im] { im.inflate_all(); });
   if (archive_read_open(im.inner.get(), &im, nullptr, Impl::read_decompressed, nullptr) != ARCHIVE_OK)
     im.fail(im.inner.get(), "open tar");
@@ -369,7 +371,7 @@ uint64_t LayerReader::read_body(const ByteSink& sink) {
 
 void LayerReader::finish() {
   Impl& im = *impl_;
-  if (im.outer) {
+  if (im.decoder) {
     // The tar reader stops at the end-of-archive blocks; the thread goes on
     // decompressing (and hashing) the rest: take its chunks until it ends.
     {
@@ -391,7 +393,7 @@ void LayerReader::finish() {
     const void* data;
     ssize_t n = im.read_source(&data);
     if (n < 0) throw Error(errno, "read", im.src.label);
-    if (n > 0 && !im.outer && im.src.on_uncompressed) im.src.on_uncompressed(data, static_cast<size_t>(n));
+    if (n > 0 && !im.decoder && im.src.on_uncompressed) im.src.on_uncompressed(data, static_cast<size_t>(n));
   }
 }
 

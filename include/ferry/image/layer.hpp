@@ -1,7 +1,8 @@
 /// Reading one image layer: a tar stream, uncompressed, gzip or zstd (told
 /// apart by their magic bytes), with PAX headers, GNU long names and xattrs,
-/// through libarchive. The reader streams: it holds one entry's header at a
-/// time, and the caller reads that entry's body (or not) before asking for the
+/// decompressed by ISA-L (gzip) or libzstd (inflate.hpp) and parsed by
+/// libarchive. The reader streams: it holds one entry's header at a time,
+/// and the caller reads that entry's body (or not) before asking for the
 /// next. Nothing is extracted to disk.
 ///
 /// The caller owns the LayerSource; the reader borrows its descriptor and
