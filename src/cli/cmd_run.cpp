@@ -11,6 +11,7 @@
 #include "ferry/hpc/cache.hpp"
 #include "ferry/hpc/gpu.hpp"
 #include "ferry/hpc/mpi.hpp"
+#include "ferry/hpc/slurm_relay.hpp"
 #include "ferry/image/image.hpp"
 #include "ferry/runtime/container.hpp"
 #include "ferry/runtime/defaults.hpp"
@@ -36,6 +37,8 @@ struct RunOptions {
   hpc::DeviceRequest devices;  // --device, --cdi-spec-dir, --gpus
   int ready_fd = -1;  // Keep: where to say the container is ready
   int grace = -1;     // Keep: the holder's grace period, over ferry.toml's
+  std::string image_root;  // Keep: the SquashFS IMAGE, already mounted there (Slurm kernel-mount=yes)
+  std::string slurm_relay;  // Keep: relay Slurm commands to the host through a socket in this directory
   RegistryOptions reg;
 };
 
@@ -56,7 +59,8 @@ void add_container_options(CLI::App& sub, RunOptions& o) {
   sub.add_flag("--writable-tmpfs", o.writable_tmpfs,
                "Allow writes anywhere; they go to a tmpfs and vanish at exit");
   sub.add_flag("--no-share", o.no_share,
-               "SquashFS: mount the image privately, not through the node's shared mount holder");
+               "SquashFS (and a directory with --mpi): no shared mount holder; the container's own mount "
+               "and namespaces");
   // A flag, not an option: "--mpi IMAGE" must not take IMAGE as the profile.
   sub.add_flag("--mpi", o.mpi, "Replace the image's MPICH-ABI MPI with the host's (PROFILE from ferry.toml)")
       ->type_name("[=PROFILE]");
@@ -95,6 +99,13 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
   runtime::RunRequest req;
   try {
     req.image = resolve_image(rest[0], o);
+    if (!o.image_root.empty()) {
+      // slurmstepd mounted the file with the kernel's driver: that tree is
+      // the root, a directory image; the config still comes from the file.
+      if (req.image.format != image::Format::Squashfs) throw Error("--image-root needs a SquashFS image");
+      req.image.path = o.image_root;
+      req.image.format = image::Format::Directory;
+    }
     req.command.assign(rest.begin() + 1, rest.end());
     if (mode == Mode::Keep) req.command = {"/bin/true"};  // never run: launchers bring their own
     if (mode == Mode::Exec && req.command.empty())
@@ -117,16 +128,22 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
     req.clean_env = o.clean_env;
     if (!o.workdir.empty()) req.workdir = o.workdir;
     req.writable_tmpfs = o.writable_tmpfs;
-    if (req.image.format == image::Format::Squashfs) {
+    // A directory image joins a holder only for --mpi, so that its ranks
+    // share one user namespace (docs/design/mpi.md); the keeper is already
+    // that one namespace for a Slurm step.
+    bool dir_holder = req.image.format == image::Format::Directory && !o.mpi.empty() && mode != Mode::Keep;
+    if (req.image.format == image::Format::Squashfs || dir_holder) {
       Config config = load_config();
       req.share = !o.no_share && config.mounts_share_or_default();
       req.share_grace = o.grace >= 0 ? o.grace : config.mounts_grace_or_default();
+    } else {
+      req.share = false;
     }
     if (!o.mpi.empty()) {
       auto profile = hpc::mpi_profile(load_config(), o.mpi == "true" ? "" : o.mpi);
-      // One user namespace for the node's ranks: a SquashFS image's mount
-      // holder, or the Slurm keeper every task of the step enters.
-      bool shared_userns = mode == Mode::Keep || (req.image.format == image::Format::Squashfs && req.share);
+      // One user namespace for the node's ranks: the image's mount holder,
+      // or the Slurm keeper every task of the step enters.
+      bool shared_userns = mode == Mode::Keep || req.share;
       req.edits.push_back(hpc::mpi_edits(profile, req.image.config.env, shared_userns));
     }
     if (!o.devices.devices.empty() || !o.devices.gpus.empty()) {
@@ -138,6 +155,15 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
     }
     // Last: the backing directories exist only once every option is valid.
     if (!caches.empty()) req.edits.push_back(hpc::cache_edits(caches, hpc::cache_dir(load_config())));
+    // A batch script's srun runs the host's, through a relay that stays
+    // outside: started before the keeper enters any namespace, stopped
+    // with it (docs/design/slurm-relay.md).
+    std::optional<hpc::SlurmRelay> relay;
+    if (mode == Mode::Keep && !o.slurm_relay.empty()) {
+      relay.emplace(hpc::SlurmRelay::start(o.slurm_relay));
+      auto path = runtime::env_get(runtime::compose_env(runtime::host_environment(), req), "PATH");
+      req.edits.push_back(relay->edits(path.value_or("")));
+    }
     if (mode == Mode::Keep) return runtime::keep(runtime::build_spec(req), o.ready_fd);
     return runtime::run(runtime::build_spec(req));
   } catch (Error& e) {
@@ -152,6 +178,9 @@ Handler setup(CLI::App& sub, Mode mode) {
   if (mode == Mode::Keep) {
     sub.add_option("--ready-fd", o->ready_fd)->required();
     sub.add_option("--grace", o->grace)->check(CLI::Range(0, 86400));
+    // Internal (spank_ferry.so, kernel-mount=yes); as the user, it grants nothing.
+    sub.add_option("--image-root", o->image_root)->check(CLI::ExistingDirectory);
+    sub.add_option("--slurm-relay", o->slurm_relay);
   }
   return [mode, o, &sub] { return run_container(mode, *o, sub.remaining()); };
 }

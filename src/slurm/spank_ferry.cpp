@@ -45,6 +45,9 @@ extern "C" {
 #include <slurm/spank.h>
 }
 
+#include "kernel_mount.hpp"
+#include "relay_dir.hpp"
+
 // Built with hidden visibility: only what Slurm looks up is exported.
 #define FERRY_EXPORT __attribute__((visibility("default")))
 
@@ -231,6 +234,8 @@ int parse_args(int ac, char** av) {
         return -1;
       }
       g.store = val;
+    } else if (key == "kernel-mount") {
+      if (!ferry_spank::kernel_mount_arg(val)) return -1;
     } else if (key == "grace") {
       char* end = nullptr;
       long v = std::strtol(val.c_str(), &end, 10);
@@ -240,7 +245,8 @@ int parse_args(int ac, char** av) {
       }
       g.grace = static_cast<int>(v);
     } else {
-      slurm_error("ferry: plugstack.conf: unknown argument '%s' (ferry=, mounts=, store=, grace=)", a.c_str());
+      slurm_error("ferry: plugstack.conf: unknown argument '%s' (ferry=, mounts=, store=, grace=, kernel-mount=)",
+                  a.c_str());
       return -1;
     }
   }
@@ -390,6 +396,8 @@ std::vector<std::string> keeper_args(const std::string& image, const std::string
                                 "--pull=never"};
   // The batch step execs its script from slurmd's spool: it must be there.
   if (!script_dir.empty()) a.insert(a.end(), {"-v", script_dir + ":" + script_dir + ":ro"});
+  if (!script_dir.empty())  // its srun runs the host's: docs/design/slurm-relay.md
+    for (auto& r : ferry_spank::relay_args()) a.push_back(std::move(r));
   for (const auto& m : g.site_mounts) a.insert(a.end(), {"-v", m});
   for (const auto& m : g.mounts) a.insert(a.end(), {"-v", m});
   if (!g.workdir.empty()) a.insert(a.end(), {"-w", g.workdir});
@@ -397,6 +405,8 @@ std::vector<std::string> keeper_args(const std::string& image, const std::string
   if (g.writable) a.push_back("--writable-tmpfs");
   if (!g.mpi.empty()) a.push_back(g.mpi);
   if (g.gpus) a.push_back("--gpus=all");
+  const std::string& root = ferry_spank::kernel_mount_root();  // kernel-mount=yes
+  if (!root.empty()) a.insert(a.end(), {"--image-root", root});
   a.push_back(image);
   return a;
 }
@@ -462,6 +472,7 @@ int start_container(spank_t sp) {
     if (ids.empty()) ids = job_env(sp, "SLURM_JOB_GPUS");
     if (!ids.empty()) set.push_back("CUDA_VISIBLE_DEVICES=" + ids);
   }
+  if (ferry_spank::kernel_mount(sp, image, uid) != 0) return -1;  // kernel-mount=yes: kernel_mount.hpp
   Child c = start_ferry(keeper_args(image, batch_script_dir(sp)), env, uid, gid, 3, set);
   if (c.pid < 0) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
@@ -550,6 +561,7 @@ FERRY_EXPORT int slurm_spank_init_post_opt(spank_t sp, int, char**) {
 FERRY_EXPORT int slurm_spank_user_init(spank_t sp, int, char**) {
   if (g.image.empty() || !spank_remote(sp)) return 0;
   if (start_container(sp) != 0) g.failed = true;
+  ferry_spank::kernel_unmount();  // the keeper has its own copy of a kernel mount now
   return 0;
 }
 
@@ -561,6 +573,7 @@ FERRY_EXPORT int slurm_spank_task_init(spank_t sp, int, char**) {
 
 FERRY_EXPORT int slurm_spank_exit(spank_t sp, int, char**) {
   if (spank_remote(sp)) stop_keeper();
+  if (spank_remote(sp)) ferry_spank::remove_relay_dir();
   return 0;
 }
 

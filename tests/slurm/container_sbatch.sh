@@ -1,7 +1,7 @@
 # #SBATCH --container-image=IMG runs the batch script itself in the image,
 # as the job's user, with the image pinned for the job in its environment.
-# (srun inside the script needs a Slurm client in the image: see
-# docs/cli/slurm.md.)
+# (srun inside the script runs the host's through the batch step's relay:
+# tests/slurm/container_batch_srun.sh.)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/slurm.bash"
 . "$(dirname "$0")/plugin.bash"
