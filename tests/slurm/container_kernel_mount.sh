@@ -89,11 +89,7 @@ expect_eq "$holders" 0 "mount holders"
 # The node's own mount is gone once the keepers built their containers.
 expect_eq "$(grep -c -e ' - squashfs ' -e ' /run/ferry/' /proc/self/mountinfo || true)" 0 "host mounts during the step"
 expect_eq "$(ls -d /run/ferry/"$jobid".* 2>/dev/null || true)" "" "step directories during the step"
-for t in $tasks; do
-  expect_eq "$(awk '/^Uid/ {print $2 $3 $4 $5}' "/proc/$t/status")" "$TEST_UID$TEST_UID$TEST_UID$TEST_UID" "uids of task $t"
-  expect_eq "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$t/status")" 1 "NoNewPrivs of task $t"
-  expect_eq "$(awk '/^CapEff/ {print $2}' "/proc/$t/status")" 0000000000000000 "CapEff of task $t"
-done
+tasks_unprivileged $tasks
 touch "$T/go/go"
 wait "$job" || fail "the step failed"
 slurm_wait_no_jobs || fail "the job's processes did not end"

@@ -38,10 +38,7 @@ for p in $(pgrep -u "$TEST_UID" -f "ferry container-keeper"); do
   [ "$(ps -o comm= -p "$(ps -o ppid= -p "$p" | tr -d ' ')")" = slurmstepd ] && keepers=$((keepers + 1))
 done
 expect_eq "$keepers" 2 "container keepers (one per node)"
-for t in $tasks; do
-  expect_eq "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$t/status")" 1 "NoNewPrivs of task $t"
-  expect_eq "$(awk '/^CapEff/ {print $2}' "/proc/$t/status")" 0000000000000000 "CapEff of task $t"
-done
+tasks_unprivileged $tasks
 touch "$T/go/go"
 wait "$job" || fail "the step failed"
 

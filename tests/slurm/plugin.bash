@@ -7,7 +7,20 @@
 #     first) and $T/img.sqfs; starts the cluster with the plugin
 #     ($PLUGIN, ferry=$FERRY and the arguments).
 
+#   tasks_unprivileged PID...
+#     each task runs as the test user (all four uids), with NoNewPrivs 1 and
+#     no effective capability.
+
 PLUGIN=$(dirname "$FERRY")/spank_ferry.so
+
+tasks_unprivileged() {
+  local t
+  for t in "$@"; do
+    expect_eq "$(awk '/^Uid/ {print $2 $3 $4 $5}' "/proc/$t/status")" "$TEST_UID$TEST_UID$TEST_UID$TEST_UID" "uids of task $t"
+    expect_eq "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$t/status")" 1 "NoNewPrivs of task $t"
+    expect_eq "$(awk '/^CapEff/ {print $2}' "/proc/$t/status")" 0000000000000000 "CapEff of task $t"
+  done
+}
 
 plugin_cluster() {
   [ -e "$PLUGIN" ] || skip "spank_ferry.so was not built (no slurm/spank.h)"
