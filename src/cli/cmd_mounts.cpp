@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <ctime>
 #include <memory>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
@@ -27,15 +28,17 @@ int list(const std::string& format) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& h : holders)
       out.push_back({{"Image", h.image}, {"Path", h.path}, {"Key", h.key}, {"Pid", h.pid}, {"Since", h.since},
-                     {"Containers", h.attached}, {"Requests", h.requests}, {"Grace", h.grace}});
+                     {"Containers", h.attached}, {"Requests", h.requests}, {"Grace", h.grace},
+                     {"Kind", h.directory ? "directory" : "squashfs"}});
     fmt::print("{}\n", out.dump(2));
     return 0;
   }
   if (format != "table") throw Error("--format: expected table or json, got '" + format + "'");
   fmt::print("{:<40} {:>8}  {:>7}  {:>10}  {:>10}  {}\n", "IMAGE", "PID", "SINCE", "CONTAINERS", "REQUESTS", "PATH");
+  // A directory image's holder mounts nothing and serves no requests: "-".
   for (const auto& h : holders)
-    fmt::print("{:<40} {:>8}  {:>7}  {:>10}  {:>10}  {}\n", h.image, h.pid, age(h.since), h.attached, h.requests,
-               h.path);
+    fmt::print("{:<40} {:>8}  {:>7}  {:>10}  {:>10}  {}\n", h.image, h.pid, age(h.since), h.attached,
+               h.directory ? std::string("-") : std::to_string(h.requests), h.path);
   return 0;
 }
 
@@ -68,7 +71,7 @@ Handler setup_mounts(CLI::App& sub) {
 Handler setup_umount(CLI::App& sub) {
   auto image = std::make_shared<std::string>();
   auto all = std::make_shared<bool>(false);
-  sub.add_option("IMAGE", *image, "Image (name, id or SquashFS path) whose shared mount to end");
+  sub.add_option("IMAGE", *image, "Image (name, id, SquashFS or directory path) whose shared mount to end");
   sub.add_flag("--all", *all, "End every idle shared mount of yours on this node");
   return [image, all] {
     if (*all == !image->empty()) throw Error("umount: give IMAGE or --all (not both)");
@@ -78,8 +81,8 @@ Handler setup_umount(CLI::App& sub) {
         ok = end_one(h.key, h.image.empty() ? h.path : h.image, true) && ok;
     } else {
       try {
+        // Either kind: a directory's holder (ferry run --mpi DIR) too.
         image::ResolvedImage img = image::resolve(*image);
-        if (img.format != image::Format::Squashfs) throw Error("a directory image has no shared mount");
         ok = end_one(runtime::mount_key(img.path), *image, false);
       } catch (Error& e) {
         throw e.context("umount " + *image);
@@ -94,6 +97,7 @@ Handler setup_mount_holder(CLI::App& sub) {
   sub.add_option("--key", args->key)->required();
   sub.add_option("--image", args->image);
   sub.add_option("--grace", args->grace)->required();
+  sub.add_flag("--directory", args->directory);
   sub.add_option("--ready-fd", args->ready_fd)->required();
   sub.add_option("PATH", args->path)->required();
   return [args] { return runtime::holder_main(*args); };

@@ -47,13 +47,13 @@ std::vector<std::string> split_colon(const std::string& s) {
   return out;
 }
 
-// Ranks in sibling user namespaces (a directory image, --no-share: one
-// namespace per container) may not open each other's /proc/PID/fd nor use
+// Ranks in sibling user namespaces (--no-share: one namespace per
+// container) may not open each other's /proc/PID/fd nor use
 // process_vm_readv(2): both need CAP_SYS_PTRACE in the peer's namespace
 // (ptrace_may_access, cap_ptrace_access_check). UCX does both by default
 // for shared memory: make it share by file name and leave out CMA, unless
-// the user chose otherwise. Ranks of one SquashFS image join one mount
-// holder and so one user namespace, and need none of this.
+// the user chose otherwise. Ranks of one image (SquashFS or directory) join
+// one holder and so one user namespace, and need none of this.
 void separate_namespace_env(std::vector<std::string>& out) {
   if (std::getenv("UCX_POSIX_USE_PROC_LINK") == nullptr) out.emplace_back("UCX_POSIX_USE_PROC_LINK=n");
   if (std::getenv("UCX_TLS") == nullptr) out.emplace_back("UCX_TLS=^cma");

@@ -230,26 +230,41 @@ void pivot_into(const std::string& root) {
 }
 
 // The image's root tree: the caller's own FUSE mount (server), the mount
-// holder's (shared, joined), or a directory (neither).
+// holder's (shared, joined), or a directory (neither, or shared: taken in
+// the holder's namespaces).
 struct ImageSource {
   std::unique_ptr<image::SquashfsServer> server;
   std::optional<SharedMount> shared;
 
-  int holder_fd() const { return shared ? shared->socket.get() : -1; }
+  // A directory's holder going away takes nothing from its containers (the
+  // namespaces live on with them): only a SquashFS one is watched.
+  int holder_fd() const { return shared && !shared->directory ? shared->socket.get() : -1; }
 };
 
 // Before the namespaces, and single-threaded: joining or starting a holder
 // forks; validating the image for a private mount starts no thread.
 ImageSource open_image(const ContainerSpec& spec) {
   ImageSource src;
-  if (spec.root.format != image::Format::Squashfs) return src;
+  bool squashfs = spec.root.format == image::Format::Squashfs;
   if (spec.root.share) {
     log::Timer t("join mount holder");
-    src.shared = acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace);
-  } else {
+    src.shared = acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace, !squashfs);
+  } else if (squashfs) {
     src.server = image::SquashfsServer::open(spec.root.path);
   }
   return src;
+}
+
+// A directory image taken in a holder's namespace must be the directory
+// the holder's key was made from: a name swapped meanwhile (for another
+// directory, or a symlink to one) is refused, not followed into a tree
+// other than the one the key names.
+void check_shared_directory(int tree, const SharedMount& shared) {
+  struct stat st {};
+  if (::fstat(tree, &st) != 0) throw_errno("stat", shared.root);
+  if (st.st_dev != shared.dev || st.st_ino != shared.ino)
+    throw Error(fmt::format("the image directory {} was replaced while the container started; run it again",
+                            shared.root));
 }
 
 // Everything up to the exec, with the host paths opened first: on return
@@ -272,6 +287,7 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
     const std::string& from = src.shared ? src.shared->root : spec.root.path;
     image_tree = clone_tree(AT_FDCWD, from.c_str());
     if (!image_tree) throw_errno("open image", from);
+    if (src.shared && src.shared->directory) check_shared_directory(image_tree.get(), *src.shared);
   }
   mount_tmpfs(kStaging, "mode=0700");
   std::string root = kLowerDir;

@@ -2,7 +2,9 @@
 // namespaces in which one SquashFS image is mounted, serves the image's FUSE
 // requests from the server's threads, counts the containers attached on its
 // socket, and ends a grace period after the last one leaves. Its main thread
-// only polls: the socket, its connections and a signalfd.
+// only polls: the socket, its connections and a signalfd. A directory
+// image's holder is the same without the mount and the server: it only
+// keeps the namespaces its containers share.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -149,7 +151,7 @@ class Holder {
   void drop(size_t i) {
     if (clients_[i].attached && --attached_ == 0) {
       deadline_ = stopping_ ? Clock::now() : Clock::now() + std::chrono::seconds(args_.grace);
-      server_->trim();  // idle through the grace period: keep only the kernel's cache
+      if (server_) server_->trim();  // idle through the grace period: keep only the kernel's cache
     }
     clients_.erase(clients_.begin() + static_cast<long>(i));
   }
@@ -157,7 +159,8 @@ class Holder {
   std::string status_json() const {
     nlohmann::json j = {{"key", args_.key},           {"pid", ::getpid()},       {"image", args_.image},
                         {"path", args_.path},         {"since", since_},         {"attached", attached_},
-                        {"requests", server_->requests_served()}, {"grace", args_.grace}};
+                        {"requests", server_ ? server_->requests_served() : uint64_t{0}}, {"grace", args_.grace},
+                        {"kind", server_ ? "squashfs" : "directory"}};
     return j.dump();
   }
 
@@ -175,9 +178,9 @@ class Holder {
     if (ours) ::unlink(paths_.sock.c_str());
     listener_.fd.reset();  // connections not yet accepted are refused
     clients_.clear();      // attached ones (forced end) see the holder gone
-    ::umount2(paths_.root.c_str(), MNT_DETACH);
+    if (server_) ::umount2(paths_.root.c_str(), MNT_DETACH);
     if (ours) {
-      ::rmdir(paths_.root.c_str());
+      if (server_) ::rmdir(paths_.root.c_str());
       lock.remove();
     }
     // The FUSE workers may be blocked in read(2) on a connection that is
@@ -206,10 +209,17 @@ int holder_main(const HolderArgs& args) {
     if (::chdir("/") != 0) throw_errno("chdir", "/");
     ::prctl(PR_SET_NAME, "ferry-holder");  // not "exe", from /proc/self/exe
     HolderPaths paths = holder_paths(rendezvous_dir(), args.key);
-    auto server = image::SquashfsServer::open(args.path);
-    if (mount_key(args.path) != args.key) throw Error("the image file changed while its holder started: " + args.path);
+    // A directory's holder keeps namespaces only: its containers take the
+    // directory by path, each checking it is the one of the key.
+    std::unique_ptr<image::SquashfsServer> server;
+    if (!args.directory) server = image::SquashfsServer::open(args.path);
+    if (mount_key(args.path) != args.key)
+      throw Error(fmt::format("the image {} changed while its holder started: {}",
+                              args.directory ? "directory" : "file", args.path));
     uid_t uid = ::getuid();
     gid_t gid = ::getgid();
+    // As a container's, but slave: host mounts made later (an automounted
+    // home) still reach the containers that join.
     enter_namespaces(uid, gid, Propagation::Slave);
     // Signals arrive on a signalfd; the FUSE workers, started next, inherit
     // the blocked mask.
@@ -220,7 +230,7 @@ int holder_main(const HolderArgs& args) {
     if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) throw_errno("sigprocmask");
     Fd signals(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals) throw_errno("signalfd");
-    mount_squashfs(*server, paths.root, uid, gid);
+    if (server) mount_squashfs(*server, paths.root, uid, gid);
     Listener listener = listen_at(paths.sock);
     write_all(ready.get(), "ok", 2, "mount holder ready pipe");
     ready.reset();

@@ -46,6 +46,7 @@ HolderStatus parse_status(const std::string& text) {
   s.attached = j.value("attached", 0u);
   s.requests = j.value("requests", uint64_t{0});
   s.grace = j.value("grace", 0);
+  s.directory = j.value("kind", std::string("squashfs")) == "directory";
   return s;
 }
 

@@ -43,7 +43,16 @@ bool private_dir(const std::string& dir, bool create, bool must) {
   throw Error(fmt::format("rendezvous directory {} {}; refusing to use it for shared mounts", dir, d.wrong));
 }
 
-std::optional<SharedMount> try_attach(const HolderPaths& paths) {
+// The image a holder is for: its path, and for a directory the identity
+// the key was made from (the root a joiner takes must be that one).
+struct Target {
+  std::string path;
+  bool directory = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+
+std::optional<SharedMount> try_attach(const HolderPaths& paths, const Target& t) {
   auto fd = connect_holder(paths.sock);
   if (!fd) return std::nullopt;
   auto reply = ask_holder(fd->get(), "attach");
@@ -51,7 +60,10 @@ std::optional<SharedMount> try_attach(const HolderPaths& paths) {
   SharedMount m;
   if (!holder_pidfd(fd->get(), m.pidfd, m.pid)) return std::nullopt;
   m.socket = std::move(*fd);
-  m.root = paths.root;
+  m.root = t.directory ? t.path : paths.root;
+  m.directory = t.directory;
+  m.dev = t.dev;
+  m.ino = t.ino;
   return m;
 }
 
@@ -80,16 +92,16 @@ void await_ready(int fd, pid_t pid) {
 // Starts `ferry mount-holder` detached from us: a double fork, so that it is
 // not our child (our supervisor reaps and kills children) and, after
 // setsid(), in no process group a terminal or a launcher signals.
-void spawn_holder(const std::string& key, const std::string& path, const std::string& name, int grace) {
+void spawn_holder(const std::string& key, const Target& t, const std::string& name, int grace) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw_errno("pipe", "mount holder");
   Fd rd(pipefd[0]), wr(pipefd[1]);
   const std::string ready = "3";  // the pipe's number in the holder
   std::string grace_s = std::to_string(grace);
-  std::vector<const char*> argv = {"ferry",          "mount-holder", "--key",   key.c_str(),
-                                   "--image",        name.c_str(),   "--grace", grace_s.c_str(),
-                                   "--ready-fd",     ready.c_str(),  "--",      path.c_str(),
-                                   nullptr};
+  std::vector<const char*> argv = {"ferry",      "mount-holder", "--key",   key.c_str(),   "--image",
+                                   name.c_str(), "--grace",      grace_s.c_str(), "--ready-fd", ready.c_str()};
+  if (t.directory) argv.push_back("--directory");
+  argv.insert(argv.end(), {"--", t.path.c_str(), nullptr});
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork", "mount holder");
   if (child == 0) {
@@ -144,12 +156,24 @@ bool holder_pidfd(int sock, Fd& pidfd, pid_t& pid) {
   return ::poll(&p, 1, 0) == 0;
 }
 
+namespace {
+
+// A directory's contents are live (read through its path by each joiner),
+// so only which directory it is counts; "dir:" keeps the two kinds apart.
+std::string key_of(const struct stat& st) {
+  std::string id = S_ISDIR(st.st_mode)
+                       ? fmt::format("dir:{}:{}", st.st_dev, st.st_ino)
+                       : fmt::format("{}:{}:{}:{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_ctim.tv_sec,
+                                     st.st_ctim.tv_nsec);
+  return sha256_digest(id).substr(7, 32);  // past "sha256:"; 128 bits
+}
+
+}  // namespace
+
 std::string mount_key(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw_errno("stat", path);
-  std::string id = fmt::format("{}:{}:{}:{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_ctim.tv_sec,
-                               st.st_ctim.tv_nsec);
-  return sha256_digest(id).substr(7, 32);  // past "sha256:"; 128 bits
+  return key_of(st);
 }
 
 std::string rendezvous_dir() {
@@ -236,21 +260,27 @@ std::optional<std::string> ask_holder(int fd, std::string_view request) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace) {
-  std::string key = mount_key(path);
+SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace, bool directory) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw_errno("stat", path);
+  if (S_ISDIR(st.st_mode) != directory)
+    throw Error(fmt::format("the image {} changed while the container started (now {})", path,
+                            directory ? "not a directory" : "a directory"));
+  std::string key = key_of(st);
+  Target target{path, directory, st.st_dev, st.st_ino};
   HolderPaths paths = holder_paths(rendezvous_dir(), key);
   // The fast way needs no lock: a live holder answers. A holder that is
   // ending answers "closing" (or resets us) and we start the next one.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    if (auto m = try_attach(paths)) return std::move(*m);
+    if (auto m = try_attach(paths, target)) return std::move(*m);
     KeyLock lock(paths.lock, true);
-    if (auto m = try_attach(paths)) return std::move(*m);  // started while we waited
+    if (auto m = try_attach(paths, target)) return std::move(*m);  // started while we waited
     // Nobody listens: what is there is stale (a killed holder's).
     if (::unlink(paths.sock.c_str()) != 0 && errno != ENOENT) throw_errno("remove stale socket", paths.sock);
-    if (::mkdir(paths.root.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("mkdir", paths.root);
+    if (!directory && ::mkdir(paths.root.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("mkdir", paths.root);
     log::debug(fmt::format("starting the mount holder of {}", path));
-    spawn_holder(key, path, name, grace);
-    if (auto m = try_attach(paths)) return std::move(*m);
+    spawn_holder(key, target, name, grace);
+    if (auto m = try_attach(paths, target)) return std::move(*m);
   }
   throw Error("could not join or start the mount holder of " + path);
 }

@@ -8,6 +8,7 @@
 ///   KEY.lock  flock(2)ed by whoever starts or ends the holder of KEY
 ///   KEY.sock  the holder's SOCK_SEQPACKET listening socket
 ///   KEY.root  the directory the image is mounted on, in the holder's namespace
+///             (SquashFS only: a directory image's holder mounts nothing)
 ///
 /// Requests are one datagram each: "attach" (reply "ok"; the connection then
 /// counts as a container until it closes), "status" (reply: JSON) and "stop"
@@ -67,18 +68,26 @@ bool holder_pidfd(int sock, Fd& pidfd, pid_t& pid);
 
 /// What a container needs to join a holder: the connection that counts it
 /// as attached (kept open while the container runs), a pidfd of the holder,
-/// and where the image is mounted in the holder's mount namespace.
+/// and the image's root in the holder's mount namespace: where the SquashFS
+/// file is mounted, or the directory image itself.
 struct SharedMount {
   Fd socket;
   Fd pidfd;
   pid_t pid = 0;
   std::string root;
+  /// A directory image: the device and inode the holder's key was made
+  /// from. The tree taken at `root` must be this one (a name swapped for
+  /// another directory or a symlink meanwhile must not slip in).
+  bool directory = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
 };
 
-/// Joins the holder of the SquashFS file PATH, starting one if there is
-/// none; at most one holder per image key and user ever runs. NAME is shown
-/// by `ferry mounts`; GRACE is the new holder's linger time in seconds.
-/// Must run while single-threaded (it forks).
-SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace);
+/// Joins the holder of the image at PATH (a SquashFS file, or a directory
+/// when DIRECTORY), starting one if there is none; at most one holder per
+/// image key and user ever runs. NAME is shown by `ferry mounts`; GRACE is
+/// the new holder's linger time in seconds. Must run while single-threaded
+/// (it forks).
+SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace, bool directory);
 
 }  // namespace ferry::runtime

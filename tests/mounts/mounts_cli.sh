@@ -54,7 +54,7 @@ bad() {
   expect_eq "$err" "$want" "message of ferry $*"
 }
 bad "ferry: umount $T/a.sqfs: not mounted (no mount holder runs for it)" umount "$T/a.sqfs"
-bad "ferry: umount $T/img: a directory image has no shared mount" umount "$T/img"
+bad "ferry: umount $T/img: not mounted (no mount holder runs for it)" umount "$T/img"
 bad "ferry: umount: give IMAGE or --all (not both)" umount
 bad "ferry: umount: give IMAGE or --all (not both)" umount --all "$T/a.sqfs"
 bad "ferry: --format: expected table or json, got 'yaml'" mounts --format yaml

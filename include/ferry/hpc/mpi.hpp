@@ -35,8 +35,8 @@ MpiProfile mpi_profile(const Config& config, const std::string& name);
 
 /// The edits for PROFILE. `image_env` is the image's Env (its
 /// LD_LIBRARY_PATH is searched for the image's MPI).
-/// `shared_userns`: the node's ranks share one user namespace (a SquashFS
-/// image through its mount holder, or the Slurm keeper); otherwise UCX is told not to use what
+/// `shared_userns`: the node's ranks share one user namespace (the image's
+/// holder, SquashFS or directory, or the Slurm keeper); otherwise UCX is told not to use what
 /// only works within one. Throws when a host library of the profile or one
 /// of its dependencies is missing.
 runtime::ContainerEdits mpi_edits(const MpiProfile& profile, const std::vector<std::string>& image_env,

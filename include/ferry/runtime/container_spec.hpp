@@ -112,7 +112,9 @@ struct Root {
   image::Format format = image::Format::Directory;
   bool writable_tmpfs = false;  ///< overlay a tmpfs: writes land there, vanish at exit
   /// SquashFS: join this user's mount holder of the image on this node, or
-  /// start one (ferry/runtime/mounts.hpp); false: a private mount.
+  /// start one (ferry/runtime/mounts.hpp); false: a private mount. A
+  /// directory: join its holder too (one user namespace for all its
+  /// containers on the node, as `--mpi` wants); false: namespaces of its own.
   bool share = true;
   int share_grace = 60;  ///< seconds a holder this container starts lingers once idle
   std::string name;      ///< the image as the user named it, for `ferry mounts`

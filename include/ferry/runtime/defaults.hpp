@@ -23,7 +23,7 @@ struct RunRequest {
   bool clean_env = false;
   std::optional<std::string> workdir;  ///< -w
   bool writable_tmpfs = false;
-  bool share = true;     ///< SquashFS: use the node's shared mount ([mounts] share, --no-share)
+  bool share = true;     ///< use the node's mount holder ([mounts] share, --no-share); see Root::share
   int share_grace = 60;  ///< [mounts] grace
   /// GPU devices, MPI profile, per-node caches (the hpc module), in order.
   std::vector<ContainerEdits> edits;
