@@ -3,12 +3,10 @@
 # ferry is killed (SIGKILL) the leftover is removed by the next ferry that
 # makes a cache.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/cache.bash"
 
-share_setup
-CDIR=$T/cache
-user_dir "$CDIR"
+cache_setup
 user_dir "$T/u"
-printf '[cache]\ndir = "%s"\n' "$CDIR" >>"$CFG/ferry/ferry.toml"
 UDIR=$CDIR/ferry-cache-$TEST_UID
 
 # What is left under the cache directory besides ferry's scan lock.

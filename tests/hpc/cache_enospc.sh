@@ -3,11 +3,9 @@
 # ("No space left on device"), gives the space back when files are
 # removed, and df inside shows SIZE. Directory and SquashFS images.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/cache.bash"
 
-share_setup
-CDIR=$T/cache
-user_dir "$CDIR"
-printf '[cache]\ndir = "%s"\n' "$CDIR" >>"$CFG/ferry/ferry.toml"
+cache_setup
 
 target=$(printf 'x%.0s' $(seq 200))
 while read -r form img; do

@@ -3,11 +3,9 @@
 # cache holds more files than a low soft limit (ulimit -Sn 1024) allows.
 # The command in the container still gets the user's own soft limit.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/cache.bash"
 
-share_setup
-CDIR=$T/cache
-user_dir "$CDIR"
-printf '[cache]\ndir = "%s"\n' "$CDIR" >>"$CFG/ferry/ferry.toml"
+cache_setup
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] || [ "$hard" -ge 4096 ] || skip "the hard open-file limit ($hard) is below 4096"
 

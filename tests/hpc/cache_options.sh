@@ -2,11 +2,9 @@
 # method and fstype are accepted with a warning; malformed specs and an
 # unsafe cache directory are one line and exit 125, before any container.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/cache.bash"
 
-share_setup
-CDIR=$T/cache
-user_dir "$CDIR"
-printf '[cache]\ndir = "%s"\n' "$CDIR" >>"$CFG/ferry/ferry.toml"
+cache_setup
 make_busybox_image "$T/img"
 img=$T/img
 

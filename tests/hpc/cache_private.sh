@@ -1,12 +1,10 @@
 # Two containers on one node, running at once, each with a per-node cache at
 # the same place: neither sees what the other wrote.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/cache.bash"
 
-share_setup
-CDIR=$T/cache
-user_dir "$CDIR"
+cache_setup
 user_dir "$T/u"
-printf '[cache]\ndir = "%s"\n' "$CDIR" >>"$CFG/ferry/ferry.toml"
 
 # one NAME OTHER: writes /cache/NAME, says so, waits for OTHER to have
 # written, then lists its cache.
