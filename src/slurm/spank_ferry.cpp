@@ -524,8 +524,9 @@ int enter_container(spank_t sp) {
   if (::chdir(g.cwd.c_str()) != 0 && ::chdir("/") != 0) return -1;
   for (const auto& [name, value] : g.env) {
     // A task's own GPU binding (--gpus-per-task, --gpu-bind) stays.
-    char buf[64];
-    if (g.gpus && is_gpu_binding(name) && spank_getenv(sp, name.c_str(), buf, sizeof buf) == ESPANK_SUCCESS) continue;
+    char buf[1];  // only whether it is set: a value that does not fit is ESPANK_NOSPACE
+    if (g.gpus && is_gpu_binding(name) && spank_getenv(sp, name.c_str(), buf, sizeof buf) != ESPANK_ENV_NOEXIST)
+      continue;
     spank_setenv(sp, name.c_str(), value.c_str(), 1);
   }
   // Nothing the task runs may gain privilege (setuid bits, file capabilities).
