@@ -161,8 +161,7 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
     std::optional<hpc::SlurmRelay> relay;
     if (mode == Mode::Keep && !o.slurm_relay.empty()) {
       relay.emplace(hpc::SlurmRelay::start(o.slurm_relay));
-      auto path = runtime::env_get(runtime::compose_env(runtime::host_environment(), req), "PATH");
-      req.edits.push_back(relay->edits(path.value_or("")));
+      req.edits.push_back(relay->edits());
     }
     if (mode == Mode::Keep) return runtime::keep(runtime::build_spec(req), o.ready_fd);
     return runtime::run(runtime::build_spec(req));

@@ -135,14 +135,13 @@ SlurmRelay::~SlurmRelay() {
   }
 }
 
-runtime::ContainerEdits SlurmRelay::edits(const std::string& container_path) const {
+runtime::ContainerEdits SlurmRelay::edits() const {
   runtime::ContainerEdits ed;
   if (pid_ <= 0) return ed;
   ed.mounts.push_back(bind_mount(dir_, FERRY_RELAY_SOCKET_DIR, false));
   for (const auto& name : names_)
     ed.mounts.push_back(bind_mount(shim_, std::string(FERRY_RELAY_BIN_DIR) + "/" + name, true));
-  ed.env.push_back(std::string("PATH=") + FERRY_RELAY_BIN_DIR +
-                   (container_path.empty() ? "" : ":" + container_path));
+  ed.path.push_back(FERRY_RELAY_BIN_DIR);
   return ed;
 }
 

@@ -62,16 +62,19 @@ std::optional<std::string> env_assignment(const std::string& spec,
   return name + "=" + *value;
 }
 
-// Each edit's library directories go first in LD_LIBRARY_PATH, a later
-// edit's ahead of an earlier one's (GPU driver libraries before MPI's).
-void prepend_library_paths(std::vector<std::string>& env, const std::vector<ContainerEdits>& edits) {
+// Each edit's directories go first in VAR (its MEMBER: library_path for
+// LD_LIBRARY_PATH, path for PATH), a later edit's ahead of an earlier
+// one's (GPU driver libraries before MPI's).
+void prepend_dirs(std::vector<std::string>& env, const std::vector<ContainerEdits>& edits, const std::string& var,
+                  std::vector<std::string> ContainerEdits::*member) {
   for (const auto& ed : edits) {
-    if (ed.library_path.empty()) continue;
+    const auto& dirs = ed.*member;
+    if (dirs.empty()) continue;
     std::string value;
-    for (const auto& d : ed.library_path) value += (value.empty() ? "" : ":") + d;
-    auto rest = env_get(env, "LD_LIBRARY_PATH");
+    for (const auto& d : dirs) value += (value.empty() ? "" : ":") + d;
+    auto rest = env_get(env, var);
     if (rest && !rest->empty()) value += ":" + *rest;
-    env_set(env, "LD_LIBRARY_PATH=" + value);
+    env_set(env, var + "=" + value);
   }
 }
 
@@ -173,7 +176,8 @@ std::vector<std::string> compose_env(const std::vector<std::string>& host_env, c
   if (!env_get(env, "PATH")) env_set(env, std::string("PATH=") + kDefaultPath);
   for (const auto& ed : req.edits)
     for (const auto& e : ed.env) env_set(env, e);
-  prepend_library_paths(env, req.edits);
+  prepend_dirs(env, req.edits, "LD_LIBRARY_PATH", &ContainerEdits::library_path);
+  prepend_dirs(env, req.edits, "PATH", &ContainerEdits::path);
   for (const auto& f : req.env_files)
     for (const auto& e : read_env_file(f, host_env)) env_set(env, e);
   for (const auto& e : req.env)

@@ -164,4 +164,16 @@ TEST(Edits, LibraryDirectoriesGoFirstLaterEditAheadAndFlagsReplace) {
   EXPECT_EQ(env_get(compose_env({"LD_LIBRARY_PATH=/host"}, r), "LD_LIBRARY_PATH"), "/mine");
 }
 
+TEST(Edits, PathDirectoriesGoFirstAndFlagsReplace) {
+  RunRequest r = request_with_image_env({"PATH=/usr/bin:/bin"});
+  ContainerEdits relay;
+  relay.path = {"/.ferry/bin"};
+  r.edits = {relay};
+  EXPECT_EQ(env_get(compose_env({"PATH=/host/bin"}, r), "PATH"), "/.ferry/bin:/usr/bin:/bin");
+  r.image.config.env.clear();
+  EXPECT_EQ(env_get(compose_env({}, r), "PATH"), "/.ferry/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  r.env = {"PATH=/mine"};
+  EXPECT_EQ(env_get(compose_env({}, r), "PATH"), "/mine");
+}
+
 }  // namespace ferry::runtime

@@ -53,10 +53,9 @@ class SlurmRelay {
   /// Stops the relay (SIGTERM) and reaps it.
   ~SlurmRelay();
 
-  /// The binds (socket directory, one shim per command) and PATH:
-  /// /.ferry/bin first, then CONTAINER_PATH, the PATH the container has
-  /// without the relay.
-  runtime::ContainerEdits edits(const std::string& container_path) const;
+  /// The binds (socket directory, one shim per command), and /.ferry/bin
+  /// put first in the container's PATH.
+  runtime::ContainerEdits edits() const;
 
   /// The commands relayed (those found on the host), by name.
   const std::vector<std::string>& commands() const noexcept { return names_; }

@@ -91,6 +91,8 @@ struct ContainerEdits {
   /// Directories put first in LD_LIBRARY_PATH, ahead of what the host, the
   /// image and earlier edits left there (env files and -e still replace it).
   std::vector<std::string> library_path;
+  /// Directories put first in PATH, the same way.
+  std::vector<std::string> path;
   std::vector<Mount> mounts;     ///< before user volumes, which replace one at the same place
   std::vector<Hook> hooks;
   std::vector<ImageInspector> inspectors;  ///< run once the image is mounted, in order
