@@ -17,15 +17,14 @@
 #include <string>
 
 #include "ferry/hpc/slurm_relay_wire.h"
+#include "ferry/runtime/defaults.hpp"
 #include "slurm_relay_internal.hpp"
-
-extern char** environ;
 
 namespace ferry::hpc {
 namespace {
 
 bool from_host(const std::string& entry) {
-  std::string name = entry.substr(0, entry.find('='));
+  std::string name = runtime::env_name(entry);
   return name == "PATH" || name.rfind("LD_", 0) == 0 || name == "GCONV_PATH" || name == "LOCPATH" ||
          name == "NLSPATH";
 }
@@ -185,9 +184,7 @@ void relay_serve(int conn, const std::vector<RelayCommand>& commands, const std:
     for (const auto& c : commands) found += (found.empty() ? "" : ", ") + c.name;
     fail(conn, 127, "'" + req->name + "' is not relayed to the host (" + found + ")");
   }
-  std::vector<std::string> own;
-  for (char** e = environ; *e != nullptr; ++e) own.emplace_back(*e);
-  req->env = relay_environment(req->env, own);
+  req->env = relay_environment(req->env, runtime::host_environment());
   // The container's working directory where the host has it (a bind of
   // the same path), else the job's.
   struct stat st {};
