@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fmt/format.h>
 
 #include "ferry/core/error.hpp"
 
@@ -60,6 +61,15 @@ PrivateDir open_private_dir(const std::string& dir, bool create) {
     r.fd = std::move(fd);
   }
   return r;
+}
+
+Fd open_private_dir_or_throw(const std::string& dir, bool create, const std::string& what,
+                             const std::string& purpose) {
+  PrivateDir d = open_private_dir(dir, create);
+  if (d.fd) return std::move(d.fd);
+  if (d.wrong != nullptr)
+    throw Error(fmt::format("{} {} {}; refusing to use it{}{}", what, dir, d.wrong, purpose.empty() ? "" : " ", purpose));
+  throw Error(d.err, d.op, dir);
 }
 
 Fd open_or_throw(const std::string& path, int flags, int mode) {

@@ -26,11 +26,12 @@ constexpr const char kScanLock[] = ".lock";
 
 // DIR/ferry-cache-UID, the caller's private directory. DIR is often /tmp.
 Fd open_user_dir(const std::string& dir, const std::string& path) {
-  PrivateDir d = open_private_dir(path, true);
-  if (d.fd) return std::move(d.fd);
-  if (d.wrong != nullptr) throw Error(fmt::format("per-node cache directory {} {}; refusing to use it", path, d.wrong));
-  if (d.err == ENOENT) throw Error(fmt::format("per-node cache directory {} does not exist", dir));
-  throw Error(d.err, d.op, path);
+  try {
+    return open_private_dir_or_throw(path, true, "per-node cache directory");
+  } catch (const Error& e) {
+    if (e.err() == ENOENT) throw Error(fmt::format("per-node cache directory {} does not exist", dir));
+    throw;
+  }
 }
 
 // A cache whose lock can be taken has no ferry serving it any more (the

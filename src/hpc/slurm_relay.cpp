@@ -94,9 +94,7 @@ SlurmRelay SlurmRelay::start(const std::string& dir) {
   // socket, whatever the socket's own mode.
   if (dir.empty() || dir[0] != '/' || dir.size() > 80)
     throw Error("--slurm-relay: '" + dir + "' is not an absolute path (80 bytes at most)");
-  PrivateDir private_dir = open_private_dir(dir, false);
-  if (private_dir.wrong != nullptr) throw Error(fmt::format("--slurm-relay: {} {}", dir, private_dir.wrong));
-  if (!private_dir.fd) throw Error(private_dir.err, private_dir.op, "--slurm-relay " + dir);
+  open_private_dir_or_throw(dir, false, "--slurm-relay directory");
   relay.dir_ = dir;
   std::string socket = relay.dir_ + "/relay.sock";
   Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));

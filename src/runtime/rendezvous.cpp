@@ -37,10 +37,9 @@ constexpr int kStartTimeoutMs = 30000;
 // DIR is the caller's own private directory (core's open_private_dir).
 // Made when missing (create).
 bool private_dir(const std::string& dir, bool create, bool must) {
-  PrivateDir d = open_private_dir(dir, create);
-  if (d.fd || !must) return static_cast<bool>(d.fd);
-  if (d.wrong == nullptr) throw Error(d.err, d.op, dir);
-  throw Error(fmt::format("rendezvous directory {} {}; refusing to use it for shared mounts", dir, d.wrong));
+  if (!must) return static_cast<bool>(open_private_dir(dir, create).fd);
+  open_private_dir_or_throw(dir, create, "rendezvous directory", "for shared mounts");
+  return true;
 }
 
 // The image a holder is for: its path, and for a directory the identity

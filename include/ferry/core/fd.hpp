@@ -93,6 +93,11 @@ struct PrivateDir {
 /// /tmp, where someone else may have made the name first.
 PrivateDir open_private_dir(const std::string& dir, bool create);
 
+/// open_private_dir, throwing "WHAT DIR is not a directory; refusing to use
+/// it[ PURPOSE]" (what is wrong, in its words) or the system error.
+Fd open_private_dir_or_throw(const std::string& dir, bool create, const std::string& what,
+                             const std::string& purpose = {});
+
 /// Writes `data` to an existing file (e.g. /proc/self/uid_map); throws.
 void write_file(const std::string& path, std::string_view data);
 
