@@ -19,6 +19,18 @@ std::vector<std::string> split_path(std::string_view path) {
   return parts;
 }
 
+std::vector<std::string> split_fields(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  if (s.empty()) return out;
+  for (;;) {
+    size_t end = s.find(sep, start);
+    out.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
 std::string normalize_path(std::string_view path) {
   std::string out;
   for (const auto& p : split_path(path)) out += "/" + p;

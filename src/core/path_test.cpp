@@ -34,4 +34,11 @@ TEST(Path, Depth) {
   EXPECT_EQ(path_depth("/a/b"), 2u);
 }
 
+TEST(Path, SplitFieldsKeepsEmptyOnes) {
+  EXPECT_EQ(split_fields("a::b:", ':'), (std::vector<std::string>{"a", "", "b", ""}));
+  EXPECT_EQ(split_fields("a", ':'), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(split_fields(":", ':'), (std::vector<std::string>{"", ""}));
+  EXPECT_TRUE(split_fields("", ':').empty());
+}
+
 }  // namespace ferry

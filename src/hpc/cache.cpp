@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <fmt/format.h>
-#include <sstream>
 
 #include "cache_internal.hpp"
 #include "ferry/core/config.hpp"
@@ -12,25 +11,12 @@
 #include "ferry/core/log.hpp"
 #include "ferry/core/path.hpp"
 #include "ferry/hpc/size.hpp"
+#include "ferry/runtime/defaults.hpp"
 
 namespace ferry::hpc {
 namespace {
 
 constexpr const char kPerNodeCache[] = "perNodeCache=";
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> parts;
-  std::stringstream ss(s);
-  for (std::string p; std::getline(ss, p, sep);) parts.push_back(p);
-  if (!s.empty() && s.back() == sep) parts.emplace_back();
-  return parts;
-}
-
-std::string destination(const std::string& dst, const std::string& what) {
-  if (dst.empty() || dst[0] != '/' || has_dotdot(dst))
-    throw Error(fmt::format("{}: destination must be an absolute path without '..'", what));
-  return normalize_path(dst);
-}
 
 uint64_t size_of(const std::string& value, const std::string& what) {
   try {
@@ -46,7 +32,7 @@ uint64_t size_of(const std::string& value, const std::string& what) {
 // with a warning so that nobody thinks they took effect.
 uint64_t parse_options(const std::string& opts, const std::string& what) {
   uint64_t size = 0;
-  for (const auto& kv : split(opts, ',')) {
+  for (const auto& kv : split_fields(opts, ',')) {
     auto eq = kv.find('=');
     std::string key = kv.substr(0, eq);
     std::string value = eq == std::string::npos ? "" : kv.substr(eq + 1);
@@ -67,7 +53,7 @@ uint64_t parse_options(const std::string& opts, const std::string& what) {
 }  // namespace
 
 std::optional<CacheSpec> parse_cache_volume(const std::string& spec) {
-  auto parts = split(spec, ':');
+  auto parts = split_fields(spec, ':');
   size_t at = parts.size();
   for (size_t i = 0; i < parts.size(); ++i)
     if (parts[i].rfind(kPerNodeCache, 0) == 0) at = i;
@@ -76,15 +62,16 @@ std::optional<CacheSpec> parse_cache_volume(const std::string& spec) {
   if (parts.size() != 3 || at != 2)
     throw Error(fmt::format("{}: expected SRC:DST:perNodeCache=size=SIZE", what));
   // SRC is ignored, as Shifter ignores it: the cache starts empty.
-  return CacheSpec{destination(parts[1], what), parse_options(parts[2].substr(sizeof kPerNodeCache - 1), what)};
+  return CacheSpec{runtime::volume_destination(parts[1], what),
+                   parse_options(parts[2].substr(sizeof kPerNodeCache - 1), what)};
 }
 
 CacheSpec parse_scratch(const std::string& spec) {
   std::string what = fmt::format("scratch '{}'", spec);
-  auto parts = split(spec, ':');
+  auto parts = split_fields(spec, ':');
   if (parts.size() != 2 || parts[1].rfind("size=", 0) != 0)
     throw Error(fmt::format("{}: expected DST:size=SIZE", what));
-  return CacheSpec{destination(parts[0], what), size_of(parts[1].substr(5), what)};
+  return CacheSpec{runtime::volume_destination(parts[0], what), size_of(parts[1].substr(5), what)};
 }
 
 std::string cache_dir(const Config& config) {

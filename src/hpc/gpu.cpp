@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <set>
-#include <sstream>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/path.hpp"
@@ -19,14 +18,6 @@ namespace ferry::hpc {
 namespace {
 
 constexpr const char* kGpuKind = "nvidia.com/gpu";
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');) out.push_back(item);
-  if (!s.empty() && s.back() == ',') out.emplace_back();
-  return out;
-}
 
 std::optional<int> gpu_index(const std::string& s) {
   int v = -1;
@@ -42,7 +33,7 @@ bool is_gpu_id(const std::string& s) {
 // A list of indices or of UUIDs (not both); nullopt when an item is neither.
 std::optional<GpuSelection> parse_list(const std::string& value) {
   GpuSelection sel;
-  for (const auto& item : split_list(value)) {
+  for (const auto& item : split_fields(value, ',')) {
     if (auto i = gpu_index(item)) sel.indices.push_back(*i);
     else if (is_gpu_id(item)) sel.ids.push_back(item);
     else return std::nullopt;

@@ -131,11 +131,14 @@ void warn_other_user(const RunRequest& req, uid_t uid, const std::string& name) 
 
 }  // namespace
 
+std::string volume_destination(const std::string& dst, const std::string& what) {
+  if (dst.empty() || dst[0] != '/' || has_dotdot(dst))
+    throw Error(fmt::format("{}: destination must be an absolute path without '..'", what));
+  return normalize_path(dst);
+}
+
 Mount parse_volume(const std::string& spec) {
-  std::vector<std::string> parts;
-  std::stringstream ss(spec);
-  for (std::string p; std::getline(ss, p, ':');) parts.push_back(p);
-  if (!spec.empty() && spec.back() == ':') parts.emplace_back();
+  std::vector<std::string> parts = split_fields(spec, ':');
   if (parts.empty() || parts.size() > 3 || std::any_of(parts.begin(), parts.end(), [](auto& p) { return p.empty(); }))
     throw Error(fmt::format("volume '{}': expected SRC[:DST[:ro|rw]]", spec));
   Mount m;
@@ -146,9 +149,7 @@ Mount parse_volume(const std::string& spec) {
     else if (parts[2] != "rw")
       throw Error(fmt::format("volume '{}': unknown option '{}' (expected ro or rw)", spec, parts[2]));
   }
-  if (m.destination[0] != '/' || has_dotdot(m.destination))
-    throw Error(fmt::format("volume '{}': destination must be an absolute path without '..'", spec));
-  m.destination = normalize_path(m.destination);
+  m.destination = volume_destination(m.destination, fmt::format("volume '{}'", spec));
   return m;
 }
 

@@ -12,6 +12,9 @@ namespace ferry {
 /// Splits on '/', dropping empty components and ".": "/a//b/./c" -> {a,b,c}.
 std::vector<std::string> split_path(std::string_view path);
 
+/// Splits on SEP, keeping empty fields: "a::b:" -> {a, "", b, ""}; "" -> {}.
+std::vector<std::string> split_fields(const std::string& s, char sep);
+
 /// "/a//b/./c/" -> "/a/b/c"; keeps ".." components (callers reject them).
 std::string normalize_path(std::string_view path);
 

@@ -42,6 +42,10 @@ std::optional<std::string> env_get(const std::vector<std::string>& env, const st
 /// one-line Error naming the spec on anything malformed.
 Mount parse_volume(const std::string& spec);
 
+/// A bind's destination DST, normalised; throws "WHAT: destination must be
+/// an absolute path without '..'".
+std::string volume_destination(const std::string& dst, const std::string& what);
+
 /// Reads an env file: NAME=VALUE per line, '#' comments and blank lines
 /// skipped, a bare NAME takes the value from `host_env`.
 std::vector<std::string> read_env_file(const std::string& path,
