@@ -127,18 +127,23 @@ HostMpi resolve_host_mpi(const std::string& profile, const std::vector<std::stri
   HostLoader loader;
   HostMpi out;
   using Objects = std::map<std::string, HostObject>;
-  // PATH into OBJECTS, queued on TODO; false when it is no 64-bit ELF object.
-  auto add = [](Objects& objects, std::deque<std::string>& todo, const std::string& path) {
+  // PATH into OBJECTS, queued on TODO (every object added is queued once);
+  // false when it is no 64-bit ELF object.
+  auto add = [](Objects& objects, std::deque<std::string>& todo, std::vector<std::string>& added,
+                const std::string& path) {
     if (objects.count(path) != 0) return true;
     auto elf = elf_at(path);
     if (!elf) return false;
     objects[path] = HostObject{path, std::move(*elf), {}};
     todo.push_back(path);
+    added.push_back(path);
     return true;
   };
-  // What the queued objects need, by the host loader's rules, into OBJECTS.
+  // What the queued objects need, by the host loader's rules, into OBJECTS;
+  // ADDED lists the objects it (and the caller) added. Only they change.
   // Returns "OBJECT needs SONAME" for the first need the loader cannot meet.
-  auto close = [&](Objects& objects, std::deque<std::string> todo) -> std::optional<std::string> {
+  auto close = [&](Objects& objects, std::deque<std::string> todo,
+                   std::vector<std::string>& added) -> std::optional<std::string> {
     while (!todo.empty()) {
       HostObject& obj = objects.at(todo.front());  // std::map: stays valid while `add` inserts
       todo.pop_front();
@@ -148,22 +153,23 @@ HostMpi resolve_host_mpi(const std::string& profile, const std::vector<std::stri
           continue;
         }
         auto path = loader.find(so, obj);
-        if (!path || !add(objects, todo, *path)) return fmt::format("{} needs {}", obj.path, so);
+        if (!path || !add(objects, todo, added, *path)) return fmt::format("{} needs {}", obj.path, so);
         obj.needed.emplace_back(so, *path);
       }
     }
     return std::nullopt;
   };
   std::deque<std::string> todo;
+  std::vector<std::string> added;
   for (const auto& l : libraries) {
-    if (!add(out.objects, todo, l)) {
+    if (!add(out.objects, todo, added, l)) {
       if (::access(l.c_str(), F_OK) != 0)
         throw Error(fmt::format("MPI profile '{}': host library {} does not exist", profile, l));
       throw Error(fmt::format("MPI profile '{}': host library {} is not a 64-bit ELF shared object", profile, l));
     }
     out.libraries.push_back(l);
   }
-  if (auto missing = close(out.objects, std::move(todo)))
+  if (auto missing = close(out.objects, std::move(todo), added))
     throw Error(fmt::format("MPI profile '{}': host library {}, which the host's loader does not find", profile,
                             *missing));
   // A plugin the host's loader could not load either (a CUDA transport on a
@@ -173,14 +179,14 @@ HostMpi resolve_host_mpi(const std::string& profile, const std::vector<std::stri
     if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // not every node has every transport
     out.plugin_dirs.push_back(d);
     for (const auto& p : plugin_files(d)) {
-      Objects staged = out.objects;
       std::deque<std::string> queue;
-      if (!add(staged, queue, p)) continue;
-      if (auto missing = close(staged, std::move(queue))) {
+      std::vector<std::string> mine;  // what this plugin brought: taken back if it cannot load
+      if (!add(out.objects, queue, mine, p)) continue;
+      if (auto missing = close(out.objects, std::move(queue), mine)) {
         log::debug(fmt::format("--mpi: plugin {} left out: {}, which the host's loader does not find", p, *missing));
+        for (const auto& m : mine) out.objects.erase(m);
         continue;
       }
-      out.objects = std::move(staged);
       out.plugins.push_back(p);
     }
   }
