@@ -2,6 +2,7 @@
 // device nodes, the user-space libraries the host's loader cache lists, and
 // the driver's tools. Everything is found under a driver root ([gpu]
 // driver-root, "/" by default) and resolved inside it.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <climits>
 #include <cstring>
 #include <fmt/format.h>
+#include <string_view>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
@@ -79,10 +81,22 @@ std::optional<std::string> resolve_in_root(const std::string& root, const std::s
 
 std::vector<int> gpu_nodes(const std::string& dev_dir) {
   std::vector<int> out;
-  for (int i = 0; i < 256; ++i) {
-    struct stat st {};
-    if (::stat(fmt::format("{}/nvidia{}", dev_dir, i).c_str(), &st) == 0 && S_ISCHR(st.st_mode)) out.push_back(i);
+  DIR* d = ::opendir(dev_dir.c_str());
+  if (d == nullptr) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (!name.starts_with("nvidia") || name.size() == 6 || name.size() > 9) continue;
+    int i = 0;
+    bool digits = true;
+    for (char c : name.substr(6)) {
+      digits = digits && c >= '0' && c <= '9';
+      i = i * 10 + (c - '0');
+    }
+    struct stat st {};  // followed, as a bound placeholder or a symlink to the node is
+    if (digits && i < 256 && ::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && S_ISCHR(st.st_mode)) out.push_back(i);
   }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
