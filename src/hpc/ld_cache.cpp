@@ -4,6 +4,7 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "ferry/core/path.hpp"
 
 namespace ferry::hpc {
 namespace {
@@ -77,6 +78,13 @@ std::vector<LoaderCacheEntry> read_loader_cache(int fd) {
   } catch (const Error&) {
     return {};
   }
+}
+
+std::vector<std::string> absolute_dirs(const std::string& search_path) {
+  std::vector<std::string> out;
+  for (auto& d : split_fields(search_path, ':'))
+    if (!d.empty() && d[0] == '/') out.push_back(std::move(d));
+  return out;
 }
 
 const std::vector<std::string>& default_library_dirs() {

@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <fmt/format.h>
 #include <memory>
-#include <sstream>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/log.hpp"
@@ -37,14 +36,6 @@ MpiProfile builtin_profile() {
 bool env_matches(const std::string& pattern, const std::string& name) {
   if (!pattern.empty() && pattern.back() == '*') return name.rfind(pattern.substr(0, pattern.size() - 1), 0) == 0;
   return name == pattern;
-}
-
-std::vector<std::string> split_colon(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string p; std::getline(ss, p, ':');)
-    if (!p.empty() && p[0] == '/') out.push_back(p);
-  return out;
 }
 
 // Ranks in sibling user namespaces (--no-share: one namespace per
@@ -118,7 +109,7 @@ runtime::ContainerEdits mpi_edits(const MpiProfile& profile, const std::vector<s
     edits.mounts.push_back(m);
   }
   for (const auto& spec : profile.mounts) edits.mounts.push_back(runtime::parse_volume(spec));
-  auto dirs = split_colon(image_ld_path);
+  auto dirs = absolute_dirs(image_ld_path);
   std::string name = profile.name;
   edits.inspectors.push_back([host, dirs, name](runtime::ImageRoot& image) {
     try {

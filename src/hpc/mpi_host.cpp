@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/log.hpp"
@@ -45,20 +44,12 @@ std::vector<std::string> expand_origin(const std::vector<std::string>& dirs, con
   return out;
 }
 
-std::vector<std::string> env_library_path() {
-  std::vector<std::string> out;
-  const char* v = std::getenv("LD_LIBRARY_PATH");
-  std::stringstream ss(v ? v : "");
-  for (std::string p; std::getline(ss, p, ':');)
-    if (!p.empty() && p[0] == '/') out.push_back(p);
-  return out;
-}
-
 class HostLoader {
  public:
   HostLoader() {
     if (Fd fd{::open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC | O_NONBLOCK)}) cache_ = read_loader_cache(fd.get());
-    ld_library_path_ = env_library_path();
+    const char* v = std::getenv("LD_LIBRARY_PATH");
+    ld_library_path_ = absolute_dirs(v != nullptr ? v : "");
   }
 
   // The loader's search for SONAME needed by FROM (ld.so(8), "Rpath token
