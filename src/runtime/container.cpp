@@ -105,15 +105,21 @@ void mount_overlay(bool writable) {
     throw_errno(writable ? "mount overlay (--writable-tmpfs)" : "mount overlay of mount points", kRootDir);
 }
 
-std::string read_image_file(Rootfs& rootfs, const std::string& path) {
+// PATH in the image, resolved inside it, opened for reading if it is a
+// regular file (O_NONBLOCK: a FIFO there cannot hang ferry); its size in ST.
+std::optional<Fd> open_image_file(Rootfs& rootfs, const std::string& path, struct stat& st) {
   auto fd = rootfs.open(path);
-  if (!fd) return {};
+  if (!fd) return std::nullopt;
   Fd f(::open(fd_path(fd->get()).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return f;
+}
+
+std::string read_image_file(Rootfs& rootfs, const std::string& path) {
   struct stat st {};
-  if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
-      static_cast<size_t>(st.st_size) > kMaxAccountFile)
-    return {};
-  return read_file(fd_path(f.get()));
+  auto f = open_image_file(rootfs, path, st);
+  if (!f || static_cast<size_t>(st.st_size) > kMaxAccountFile) return {};
+  return read_file(fd_path(f->get()));
 }
 
 // The image as ImageInspectors see it, through Rootfs.
@@ -121,12 +127,8 @@ class MountedImage : public ImageRoot {
  public:
   explicit MountedImage(Rootfs& rootfs) : rootfs_(rootfs) {}
   std::optional<Fd> open_file(const std::string& path) override {
-    auto fd = rootfs_.open(path);
-    if (!fd) return std::nullopt;
-    Fd f(::open(fd_path(fd->get()).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     struct stat st {};
-    if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    return f;
+    return open_image_file(rootfs_, path, st);
   }
 
  private:
@@ -311,15 +313,16 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
         if (!fd || ::fstatat(fd->get(), "", &st, AT_EMPTY_PATH) != 0) return std::nullopt;
         return std::pair{st.st_dev, st.st_ino};
       };
-      for (const auto& s : spec.mounts)
-        if (auto id = identity(s.destination)) bound.insert(*id);
-      auto taken = [&](const Mount& m) {
-        auto id = identity(m.destination);
-        return id && bound.count(*id) > 0;
-      };
+      std::vector<Mount> wanted;
       for (const auto& inspect : spec.inspectors)
-        for (auto& m : inspect(view))
-          if (!taken(m)) found.push_back(std::move(m));
+        for (auto& m : inspect(view)) wanted.push_back(std::move(m));
+      if (!wanted.empty())  // else nothing to compare: no lookups
+        for (const auto& s : spec.mounts)
+          if (auto id = identity(s.destination)) bound.insert(*id);
+      for (auto& m : wanted) {
+        auto id = identity(m.destination);
+        if (!id || bound.count(*id) == 0) found.push_back(std::move(m));
+      }
       for (auto& om : open_sources(found)) opened.push_back(std::move(om));
       std::stable_sort(opened.begin(), opened.end(), [](const OpenedMount& a, const OpenedMount& b) {
         return path_depth(a.mount->destination) < path_depth(b.mount->destination);
