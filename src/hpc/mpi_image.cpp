@@ -141,13 +141,13 @@ std::vector<runtime::Mount> inject_mpi(const HostMpi& host, runtime::ImageRoot& 
     std::string soname = obj.elf.soname.empty() ? base_name(lib) : obj.elf.soname;
     size_t before = binds.size();
     ImageLoader::FileIds seen;
-    for (const auto& name : mpich_abi_names(soname)) {
+    auto names = mpich_abi_names(soname);
+    for (const auto& name : names) {
       for (const auto& f : loader.find_all(name, seen)) binds.push_back(bind_ro(lib, f.path));
       replaced.insert(name);
     }
     if (binds.size() > before) roots.push_back(&obj);
     else if (&obj == &first) {
-      auto names = mpich_abi_names(soname);
       throw Error(fmt::format("the image has no MPICH-ABI library ({}) where its loader looks "
                               "(ld.so.cache, LD_LIBRARY_PATH, /lib, /usr/lib): --mpi replaces the image's MPI, "
                               "it cannot add one",
