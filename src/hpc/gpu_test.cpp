@@ -64,13 +64,7 @@ std::string make_cache(const std::vector<std::pair<std::string, std::string>>& l
 }  // namespace
 
 TEST(Gpus, LoaderCache) {
-#if defined(__x86_64__)
-  int32_t native = 0x0303;
-#elif defined(__aarch64__)
-  int32_t native = 0x0a03;
-#else
-  int32_t native = 0x0003;
-#endif
+  int32_t native = 0x0003 | (kNativeRequired >= 0 ? kNativeRequired : 0);  // FLAG_ELF_LIBC6 | this ABI
   auto entries = parse_loader_cache(make_cache({{"libcuda.so.1", "/usr/lib/libcuda.so.1"}, {"libm.so.6", "/lib/libm.so.6"}}, native));
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 2u);

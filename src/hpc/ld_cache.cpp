@@ -19,15 +19,6 @@ constexpr size_t kNewEntry = 24;     // int32 flags, uint32 key, value, osversio
 // Entry flags (glibc sysdeps/generic/ldconfig.h): the type in the low byte,
 // the ABI a 64-bit library needs in the next.
 constexpr int32_t kFlagTypeMask = 0x00ff, kFlagElfLibc6 = 0x0003, kFlagRequiredMask = 0xff00;
-#if defined(__x86_64__)
-constexpr int32_t kNativeRequired = 0x0300;  // FLAG_X8664_LIB64
-#elif defined(__aarch64__)
-constexpr int32_t kNativeRequired = 0x0a00;  // FLAG_AARCH64_LIB64
-#elif defined(__powerpc64__)
-constexpr int32_t kNativeRequired = 0x0500;  // FLAG_POWERPC_LIB64
-#else
-constexpr int32_t kNativeRequired = -1;  // any
-#endif
 
 uint32_t u32(std::string_view d, size_t off) {
   uint32_t v;

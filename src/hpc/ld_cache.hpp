@@ -19,6 +19,19 @@ struct LoaderCacheEntry {
   int32_t flags = 0;  ///< FLAG_ELF_LIBC6 | the arch's FLAG_*_LIB64 etc.
 };
 
+/// The ABI bits (FLAG_*_LIB64, glibc's ldconfig.h) of this machine's 64-bit
+/// libraries in a cache entry's flags; -1 where ferry does not know them
+/// (then every libc6 entry counts).
+#if defined(__x86_64__)
+constexpr int32_t kNativeRequired = 0x0300;  // FLAG_X8664_LIB64
+#elif defined(__aarch64__)
+constexpr int32_t kNativeRequired = 0x0a00;  // FLAG_AARCH64_LIB64
+#elif defined(__powerpc64__)
+constexpr int32_t kNativeRequired = 0x0500;  // FLAG_POWERPC_LIB64
+#else
+constexpr int32_t kNativeRequired = -1;  // any
+#endif
+
 /// The entries of a cache file's bytes for this machine's ABI (an x86_64
 /// cache may also list i386 libraries), in file order (the loader's
 /// priority order). nullopt when DATA is not such a cache, or is cut short.
