@@ -105,21 +105,11 @@ void mount_overlay(bool writable) {
     throw_errno(writable ? "mount overlay (--writable-tmpfs)" : "mount overlay of mount points", kRootDir);
 }
 
-// PATH in the image, resolved inside it, opened for reading if it is a
-// regular file (O_NONBLOCK: a FIFO there cannot hang ferry); its size in ST.
-std::optional<Fd> open_image_file(Rootfs& rootfs, const std::string& path, struct stat& st) {
-  auto fd = rootfs.open(path);
-  if (!fd) return std::nullopt;
-  Fd f(::open(fd_path(fd->get()).c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  return f;
-}
-
 std::string read_image_file(Rootfs& rootfs, const std::string& path) {
   struct stat st {};
-  auto f = open_image_file(rootfs, path, st);
+  auto f = rootfs.open_file(path, st);
   if (!f || static_cast<size_t>(st.st_size) > kMaxAccountFile) return {};
-  return read_file(fd_path(f->get()));
+  return read_fd(f->get(), path, kMaxAccountFile);
 }
 
 // The image as ImageInspectors see it, through Rootfs.
@@ -128,7 +118,7 @@ class MountedImage : public ImageRoot {
   explicit MountedImage(Rootfs& rootfs) : rootfs_(rootfs) {}
   std::optional<Fd> open_file(const std::string& path) override {
     struct stat st {};
-    return open_image_file(rootfs_, path, st);
+    return rootfs_.open_file(path, st);
   }
 
  private:

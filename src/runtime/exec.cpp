@@ -45,8 +45,13 @@ struct ChildPlan {
 // No capability may survive into the command (capabilities(7)): empty the
 // bounding and ambient sets and the permitted/effective/inheritable sets.
 int drop_capabilities() noexcept {
-  for (int cap = 0; cap <= 63; ++cap)
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) return -1;
+  // Capability numbers are dense: EINVAL marks the first one past this
+  // kernel's CAP_LAST_CAP, so nothing is left above it.
+  for (int cap = 0; cap <= 63; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+    if (errno == EINVAL) break;
+    return -1;
+  }
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) return -1;
   struct __user_cap_header_struct hdr {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2] = {};

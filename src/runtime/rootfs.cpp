@@ -1,7 +1,9 @@
 #include "rootfs.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,9 +41,27 @@ std::string read_link(int fd, const std::string& what) {
 
 Rootfs::Rootfs(std::string root) : root_(std::move(root)) {}
 
+int Rootfs::root_fd() {
+  if (!root_fd_) root_fd_ = open_or_throw(root_, O_PATH | O_DIRECTORY);
+  return root_fd_.get();
+}
+
+std::optional<Fd> Rootfs::resolve_beneath(const std::string& path, int flags) {
+  const char* rel = path.c_str();
+  while (*rel == '/') ++rel;
+  if (*rel == '\0') rel = ".";
+  struct open_how how {};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  Fd fd(static_cast<int>(::syscall(SYS_openat2, root_fd(), rel, &how, sizeof how)));
+  if (!fd) return std::nullopt;  // missing, EXDEV (the walk's rules), ENOSYS, ...
+  return fd;
+}
+
 Rootfs::Walk Rootfs::walk(const std::string& path, bool follow_last) {
   Walk w;
-  w.chain.push_back(open_or_throw(root_, O_PATH | O_DIRECTORY));
+  w.chain.push_back(Fd(::fcntl(root_fd(), F_DUPFD_CLOEXEC, 3)));
+  if (!w.chain.back()) throw_errno("dup", root_);
   w.names.emplace_back();
   auto parts = split_path(path);
   std::deque<std::string> todo(parts.begin(), parts.end());
@@ -88,9 +108,21 @@ Rootfs::Walk Rootfs::walk(const std::string& path, bool follow_last) {
 }
 
 std::optional<Fd> Rootfs::open(const std::string& path, bool follow_last) {
+  if (auto fd = resolve_beneath(path, O_PATH | (follow_last ? 0 : O_NOFOLLOW))) return fd;
   Walk w = walk(path, follow_last);
   if (w.found) return std::move(*w.found);
   return std::nullopt;
+}
+
+std::optional<Fd> Rootfs::open_file(const std::string& path, struct stat& st) {
+  auto fd = resolve_beneath(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (!fd) {
+    auto o = open(path);
+    if (!o) return std::nullopt;
+    fd = Fd(::open(fd_path(o->get()).c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  }
+  if (!*fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return fd;
 }
 
 bool Rootfs::check_type(int fd, const std::string& path, bool directory) {
@@ -102,6 +134,10 @@ bool Rootfs::check_type(int fd, const std::string& path, bool directory) {
 }
 
 std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directory) {
+  if (auto fd = resolve_beneath(path, O_PATH)) {
+    check_type(fd->get(), path, directory);
+    return std::nullopt;
+  }
   Walk w = walk(path, true);
   if (w.found) {
     check_type(w.found->get(), path, directory);
@@ -116,6 +152,10 @@ std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directo
 }
 
 Fd Rootfs::ensure(const std::string& path, bool directory) {
+  if (auto fd = resolve_beneath(path, O_PATH)) {
+    check_type(fd->get(), path, directory);
+    return std::move(*fd);
+  }
   for (int attempt = 0; attempt < 64; ++attempt) {
     Walk w = walk(path, true);
     if (w.found) {

@@ -5,9 +5,13 @@
 /// Resolution walks one component at a time from a directory fd (STYLE.md 7):
 /// an absolute symlink restarts at the container root, and a ".." that would
 /// climb above the root is refused, so nothing in an image can point a mount
-/// at a host path.
+/// at a host path. Most paths need neither rule: one openat2(RESOLVE_BENEATH)
+/// resolves them in the kernel, which refuses (EXDEV) exactly the paths that
+/// leave the root or take an absolute symlink; those, and missing paths, take
+/// the walk.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -35,6 +39,10 @@ class Rootfs {
   /// O_PATH fd of PATH inside the root, or nullopt when it does not exist.
   std::optional<Fd> open(const std::string& path, bool follow_last = true);
 
+  /// PATH opened for reading when it is a regular file (O_NONBLOCK: a FIFO
+  /// there cannot hang ferry), with its size in ST; nullopt otherwise.
+  std::optional<Fd> open_file(const std::string& path, struct stat& st);
+
   /// nullopt when PATH exists as the wanted type; what is missing otherwise.
   /// Throws if it exists with the other type.
   std::optional<MissingPath> missing(const std::string& path, bool directory);
@@ -51,9 +59,13 @@ class Rootfs {
     std::vector<std::string> rest;  // components still missing, when it does not
   };
   Walk walk(const std::string& path, bool follow_last);
+  /// One openat2 beneath the root; nullopt when the walk must decide.
+  std::optional<Fd> resolve_beneath(const std::string& path, int flags);
+  int root_fd();
   bool check_type(int fd, const std::string& path, bool directory);
 
   std::string root_;
+  Fd root_fd_;  // opened at first use: the root is mounted after construction
 };
 
 /// Creates the missing paths under `layer` (a fresh tmpfs), each existing
