@@ -107,4 +107,12 @@ void write_file(const std::string& path, std::string_view data) {
   if (static_cast<size_t>(n) != data.size()) throw Error("short write to " + path);
 }
 
+void Writeback::wrote_to(uint64_t end) noexcept {
+  if (end < started_ + kStep) return;
+  // Errors are the fsync's to report; this is only a head start.
+  (void)::sync_file_range(fd_, static_cast<off_t>(started_), static_cast<off_t>(end - started_),
+                          SYNC_FILE_RANGE_WRITE);
+  started_ = end;
+}
+
 }  // namespace ferry

@@ -52,6 +52,7 @@ struct FdFile {
   int fd;
   uint64_t size;
   int err;
+  Writeback writeback{-1};
 };
 
 int fd_read_at(sqfs_file_t* f, sqfs_u64 off, void* buf, size_t size) {
@@ -78,6 +79,7 @@ int fd_write_at(sqfs_file_t* f, sqfs_u64 off, const void* buf, size_t size) {
     p += n, off += static_cast<sqfs_u64>(n), size -= static_cast<size_t>(n);
   }
   self->size = std::max(self->size, end);
+  self->writeback.wrote_to(end);
   return 0;
 }
 
@@ -198,6 +200,7 @@ void SquashfsWriter::Impl::open_output() {
   file->base.get_size = fd_get_size;
   file->base.truncate = fd_truncate;
   file->fd = raw;
+  file->writeback = Writeback(raw);
   file_obj.reset(&file->base);
 }
 

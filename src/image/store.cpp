@@ -202,6 +202,7 @@ void Store::collect_blobs() {
 
 BlobWriter::BlobWriter(Store& store) : store_(store), file_(store.temp_path()) {
   fd_ = open_or_throw(file_.path(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  writeback_ = Writeback(fd_.get());
 }
 
 void BlobWriter::write(const void* data, size_t n) {
@@ -209,6 +210,7 @@ void BlobWriter::write(const void* data, size_t n) {
   write_all(fd_.get(), data, n, file_.path());
   hash_.update(data, n);
   size_ += n;
+  writeback_.wrote_to(size_);
 }
 
 const std::string& BlobWriter::digest() {

@@ -77,6 +77,24 @@ std::string read_fd(int fd, const std::string& what, size_t limit = SIZE_MAX);
 /// "write WHAT: reason".
 void write_all(int fd, const void* data, size_t n, const std::string& what);
 
+/// Starts writeback of a file as it is written, so that the fsync before
+/// publishing it flushes only the tail: without it, a conversion ended with
+/// one serial fsync of the whole image (~0.1 s for 145 MB here) while every
+/// core idled. Tell it the end of each write; every kStep bytes past the
+/// last start it asks the kernel to begin writing that range back
+/// (sync_file_range(SYNC_FILE_RANGE_WRITE): asynchronous, no data is
+/// promised durable by it; the fsync still does that).
+class Writeback {
+ public:
+  static constexpr uint64_t kStep = 8 << 20;
+  explicit Writeback(int fd) : fd_(fd) {}
+  void wrote_to(uint64_t end) noexcept;
+
+ private:
+  int fd_;
+  uint64_t started_ = 0;
+};
+
 /// A directory of the caller's own, checked on its descriptor: what
 /// open_private_dir found.
 struct PrivateDir {
