@@ -189,7 +189,8 @@ holder_keys() { ferry_shared mounts --format json | /usr/bin/python3 -c 'import 
 holders_in_proc() {
   local d
   for d in /proc/[0-9]*; do
-    { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null | grep -q -- "mount-holder --key $1 " && echo "${d#/proc/}"
+    # Not tr | grep -q: under pipefail a SIGPIPE to tr would hide a holder.
+    [[ "$({ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null)" == *"mount-holder --key $1 "* ]] && echo "${d#/proc/}"
   done
   return 0
 }
