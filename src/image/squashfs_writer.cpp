@@ -100,13 +100,14 @@ sqfs_object_t* fd_copy(const sqfs_object_t*) { return nullptr; }
 // The block processor's compression workers, a little behind the thread
 // that feeds them. The feeding chain (read, digest, inflate, digest, tar,
 // append) is serial; the workers are parallel and, on a machine with few
-// cores, outnumber them: at equal priority they took the chain's CPU and the
-// cores idled when it fell behind. Workers at nice +5 (they inherit it from
-// the short-lived thread that creates them; an unprivileged process may
-// raise its own threads' nice, never lower it) and 40 blocks in flight per
-// worker (5 MiB each, against head-of-line waits for the oldest block):
-// bench/convert's import 1.61 -> 1.46 s (median of 6 alternating runs, 2
-// cores), peak RSS 19 -> 27 MB. squashfs-tools-ng's tools use 10 and nice 0.
+// cores, outnumber it: at equal priority they took the chain's CPU and the
+// cores idled when it fell behind. The workers run 5 nice steps below the
+// caller (they inherit it from the short-lived thread that creates them; an
+// unprivileged process may raise its own threads' nice, never lower it),
+// with 40 blocks in flight per worker (5 MiB each, against head-of-line
+// waits for the oldest block): bench/convert's import 1.61 -> 1.46 s
+// (median of 6 alternating runs, 2 cores), peak RSS 19 -> 27 MB.
+// squashfs-tools-ng's tools use 10 blocks and the caller's priority.
 constexpr int kWorkerNice = 5;
 constexpr unsigned kBacklogPerWorker = 40;
 
@@ -116,7 +117,12 @@ sqfs_block_processor_t* create_block_processor(size_t block_size, sqfs_compresso
   auto make = [&] { proc = sqfs_block_processor_create(block_size, cmp, workers, kBacklogPerWorker * workers, wr, frags); };
   try {
     std::thread maker([&] {
-      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kWorkerNice);  // best effort
+      // Relative to ours (a `nice -n 10 ferry import` keeps its workers at
+      // 15, not 5); best effort.
+      auto self = static_cast<id_t>(gettid());
+      errno = 0;
+      int now = getpriority(PRIO_PROCESS, self);
+      if (errno == 0) (void)setpriority(PRIO_PROCESS, self, std::min(now + kWorkerNice, 19));
       make();
     });
     maker.join();
