@@ -33,10 +33,9 @@ bool gzip_magic(const unsigned char* p, size_t n) { return n >= 1 && p[0] == 0x1
 
 // libisal is opened on first use, not linked: Debian ships it shared only,
 // and every shared library costs each `ferry run` start (cmake/StaticDeps.cmake);
-// only an import needs it. These three functions are all ferry uses.
+// only an import needs it. These two functions are all ferry uses.
 struct IsalApi {
   void (*inflate_init)(inflate_state*) = nullptr;
-  void (*inflate_reset)(inflate_state*) = nullptr;
   int (*inflate)(inflate_state*) = nullptr;
 };
 
@@ -49,9 +48,8 @@ const IsalApi* isal() {
     }
     static IsalApi a;
     a.inflate_init = reinterpret_cast<void (*)(inflate_state*)>(::dlsym(lib, "isal_inflate_init"));
-    a.inflate_reset = reinterpret_cast<void (*)(inflate_state*)>(::dlsym(lib, "isal_inflate_reset"));
     a.inflate = reinterpret_cast<int (*)(inflate_state*)>(::dlsym(lib, "isal_inflate"));
-    if (!a.inflate_init || !a.inflate_reset || !a.inflate) {
+    if (!a.inflate_init || !a.inflate) {
       log::debug("gzip layers: zlib (libisal.so.2 lacks isal_inflate)");
       return nullptr;
     }
@@ -72,11 +70,11 @@ std::string isal_message(int r) {
   }
 }
 
-class IsalGzip final : public Decoder {
+// The member loop both gzip decoders share: when a member ends, bytes that
+// start another one (1f 8b) are decoded as one, anything else ends the stream.
+class GzipDecoder : public Decoder {
  public:
-  explicit IsalGzip(const IsalApi& api) : api_(api), st_(std::make_unique<inflate_state>()) { start(); }
-
-  Step decode(const unsigned char* in, size_t in_size, unsigned char* out, size_t out_size) override {
+  Step decode(const unsigned char* in, size_t in_size, unsigned char* out, size_t out_size) final {
     Step s;
     while (!ended_ && s.produced < out_size) {
       size_t left = in_size - s.consumed;
@@ -86,93 +84,95 @@ class IsalGzip final : public Decoder {
           ended_ = true;
           break;
         }
-        start();
+        restart();
+        between_ = false;
       }
-      st_->next_in = const_cast<unsigned char*>(in + s.consumed);  // ISA-L does not write it
-      st_->avail_in = static_cast<uint32_t>(std::min(left, kMaxStep));
-      st_->next_out = out + s.produced;
-      st_->avail_out = static_cast<uint32_t>(std::min(out_size - s.produced, kMaxStep));
-      uint32_t avail_in = st_->avail_in, avail_out = st_->avail_out;
-      int r = api_.inflate(st_.get());
-      if (r < 0) throw Error(isal_message(r));
-      size_t used = avail_in - st_->avail_in, made = avail_out - st_->avail_out;
-      s.consumed += used;
-      s.produced += made;
-      if (st_->block_state == ISAL_BLOCK_FINISH)
-        between_ = true;  // the trailer is checked
-      else if (used == 0 && made == 0)
+      Piece p = inflate_some(in + s.consumed, std::min(left, kMaxStep), out + s.produced,
+                             std::min(out_size - s.produced, kMaxStep));
+      s.consumed += p.used;
+      s.produced += p.made;
+      if (p.member_end)
+        between_ = true;  // the library checked the trailer (CRC-32, length)
+      else if (p.stalled)
         break;  // needs more input
     }
     return s;
   }
-  bool ended() const noexcept override { return ended_; }
-  void finish() const override {
+  bool ended() const noexcept final { return ended_; }
+  void finish() const final {
     if (!between_ && !ended_) throw Error("truncated gzip input");
   }
+
+ protected:
+  struct Piece {
+    size_t used = 0, made = 0;
+    bool member_end = false;  // the member's trailer was read and checked
+    bool stalled = false;     // no progress: more input is needed
+  };
+  /// Starts decoding a new member.
+  virtual void restart() = 0;
+  /// One library call on at most 4 GiB of input and of output.
+  virtual Piece inflate_some(const unsigned char* in, size_t in_n, unsigned char* out, size_t out_n) = 0;
+
+ private:
+  bool between_ = false;  // the last member is complete
+  bool ended_ = false;
+};
+
+class IsalGzip final : public GzipDecoder {
+ public:
+  explicit IsalGzip(const IsalApi& api) : api_(api), st_(std::make_unique<inflate_state>()) { restart(); }
   const char* name() const noexcept override { return "gzip (ISA-L)"; }
 
  private:
-  void start() {
+  void restart() override {
     api_.inflate_init(st_.get());
     st_->crc_flag = ISAL_GZIP;  // parse the header, check CRC-32 and length
-    between_ = false;
+  }
+  Piece inflate_some(const unsigned char* in, size_t in_n, unsigned char* out, size_t out_n) override {
+    st_->next_in = const_cast<unsigned char*>(in);  // ISA-L does not write it
+    st_->avail_in = static_cast<uint32_t>(in_n);
+    st_->next_out = out;
+    st_->avail_out = static_cast<uint32_t>(out_n);
+    int r = api_.inflate(st_.get());
+    if (r < 0) throw Error(isal_message(r));
+    Piece p{in_n - st_->avail_in, out_n - st_->avail_out};
+    p.member_end = st_->block_state == ISAL_BLOCK_FINISH;
+    p.stalled = p.used == 0 && p.made == 0;
+    return p;
   }
 
   const IsalApi& api_;
   std::unique_ptr<inflate_state> st_;  // ~40 KB
-  bool between_ = false;               // the last member is complete
-  bool ended_ = false;
 };
 
 // --- zlib (fallback) ---------------------------------------------------------
 
-class ZlibGzip final : public Decoder {
+class ZlibGzip final : public GzipDecoder {
  public:
   ZlibGzip() {
     if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) throw Error("gzip: cannot initialise zlib");
   }
   ~ZlibGzip() override { inflateEnd(&z_); }
-
-  Step decode(const unsigned char* in, size_t in_size, unsigned char* out, size_t out_size) override {
-    Step s;
-    while (!ended_ && s.produced < out_size) {
-      size_t left = in_size - s.consumed;
-      if (between_) {
-        if (left == 0) break;
-        if (!gzip_magic(in + s.consumed, left)) {
-          ended_ = true;
-          break;
-        }
-        inflateReset(&z_);
-        between_ = false;
-      }
-      z_.next_in = const_cast<unsigned char*>(in + s.consumed);
-      z_.avail_in = static_cast<uInt>(std::min(left, kMaxStep));
-      z_.next_out = out + s.produced;
-      z_.avail_out = static_cast<uInt>(std::min(out_size - s.produced, kMaxStep));
-      uInt avail_in = z_.avail_in, avail_out = z_.avail_out;
-      int r = inflate(&z_, Z_NO_FLUSH);
-      if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
-        throw Error(std::string("gzip: ") + (z_.msg ? z_.msg : "corrupt data"));
-      s.consumed += avail_in - z_.avail_in;
-      s.produced += avail_out - z_.avail_out;
-      if (r == Z_STREAM_END)
-        between_ = true;
-      else if (r == Z_BUF_ERROR)
-        break;  // no progress possible: needs more input
-    }
-    return s;
-  }
-  bool ended() const noexcept override { return ended_; }
-  void finish() const override {
-    if (!between_ && !ended_) throw Error("truncated gzip input");
-  }
   const char* name() const noexcept override { return "gzip (zlib)"; }
 
  private:
+  void restart() override { inflateReset(&z_); }
+  Piece inflate_some(const unsigned char* in, size_t in_n, unsigned char* out, size_t out_n) override {
+    z_.next_in = const_cast<unsigned char*>(in);
+    z_.avail_in = static_cast<uInt>(in_n);
+    z_.next_out = out;
+    z_.avail_out = static_cast<uInt>(out_n);
+    int r = inflate(&z_, Z_NO_FLUSH);
+    if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+      throw Error(std::string("gzip: ") + (z_.msg ? z_.msg : "corrupt data"));
+    Piece p{in_n - z_.avail_in, out_n - z_.avail_out};
+    p.member_end = r == Z_STREAM_END;
+    p.stalled = r == Z_BUF_ERROR;  // no progress possible
+    return p;
+  }
+
   z_stream z_{};
-  bool between_ = false;
-  bool ended_ = false;
 };
 
 // --- zstd --------------------------------------------------------------------
