@@ -144,7 +144,9 @@ struct LayerReader::Impl {
           in_left = static_cast<size_t>(n);
         }
         Decoder::Step st = decoder->decode(in, in_left, chunk.data.get() + chunk.size, kChunkSize - chunk.size);
-        if (in_left > 0 && st.consumed == 0 && st.produced == 0)  // never seen; better than a spin
+        // A call that only finds trailing bytes after the last member
+        // consumes nothing and ends the stream: that is progress too.
+        if (in_left > 0 && st.consumed == 0 && st.produced == 0 && !decoder->ended())  // better than a spin
           throw Error(std::string(decoder->name()) + ": the decoder made no progress");
         in += st.consumed;
         in_left -= st.consumed;
