@@ -23,6 +23,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/hpc/slurm_relay_wire.h"
+#include "ld_cache.hpp"
 #include "slurm_relay_internal.hpp"
 
 namespace ferry::hpc {
@@ -34,19 +35,13 @@ constexpr const char* kShimName = "ferry-relay-shim";
 // file, as an absolute path; empty when there is none.
 std::string find_on_path(const std::string& name) {
   const char* path = ::getenv("PATH");
-  std::string rest = path != nullptr ? path : "/usr/bin:/bin";
-  for (size_t start = 0;;) {
-    size_t end = rest.find(':', start);
-    std::string dir = rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!dir.empty() && dir[0] == '/') {  // a relative entry would depend on the cwd: skipped
-      std::string file = dir + "/" + name;
-      struct stat st {};
-      if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(file.c_str(), X_OK) == 0)
-        return file;
-    }
-    if (end == std::string::npos) return {};
-    start = end + 1;
+  // A relative entry would depend on the cwd: absolute_dirs skips it.
+  for (const auto& dir : absolute_dirs(path != nullptr ? path : "/usr/bin:/bin")) {
+    std::string file = dir + "/" + name;
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(file.c_str(), X_OK) == 0) return file;
   }
+  return {};
 }
 
 // The shim installed beside this ferry binary: PREFIX/bin/ferry ->
@@ -116,19 +111,15 @@ SlurmRelay SlurmRelay::start(const std::string& dir) {
   }
   if (pid == 0) relay_main(listener.get(), socket, relay.dir_, commands, home_cwd, parent);
   relay.pid_ = pid;
-  relay.pidfd_ = Fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   for (const auto& c : commands) relay.names_.push_back(c.name);
   return relay;
 }
 
 SlurmRelay::~SlurmRelay() {
   if (pid_ <= 0) return;
-  // Through the pidfd: the pid is our unreaped child, but the pidfd also
-  // works from inside the keeper's user namespace whatever happens.
-  if (pidfd_)
-    ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGTERM, nullptr, 0);
-  else
-    ::kill(pid_, SIGTERM);
+  // Our unreaped child, so the pid cannot name another process; the
+  // keeper's user namespace does not change who may signal it (same uid).
+  ::kill(pid_, SIGTERM);
   while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
 }

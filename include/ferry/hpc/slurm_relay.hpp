@@ -43,7 +43,6 @@ class SlurmRelay {
   SlurmRelay() = default;
   SlurmRelay(SlurmRelay&& o) noexcept
       : pid_(std::exchange(o.pid_, -1)),
-        pidfd_(std::move(o.pidfd_)),
         dir_(std::move(o.dir_)),
         shim_(std::move(o.shim_)),
         names_(std::move(o.names_)) {}
@@ -61,8 +60,7 @@ class SlurmRelay {
   const std::vector<std::string>& commands() const noexcept { return names_; }
 
  private:
-  pid_t pid_ = -1;
-  Fd pidfd_;
+  pid_t pid_ = -1;  // our child, unreaped until the destructor: the pid stays its own
   std::string dir_;   // the socket's directory on the host
   std::string shim_;  // the shim binary on the host
   std::vector<std::string> names_;
