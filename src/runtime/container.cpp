@@ -197,6 +197,7 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
     // everything else is nodev.
     bool is_dev = m.destination == "/dev" || m.device;
     attach_tree(om.tree.get(), target.get(), MountFlags{m.read_only, true, !is_dev}, m.destination);
+    if (m.destination == "/") rootfs.root_replaced();
   } catch (Error& e) {
     throw e.context(mount_label(m));
   }

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <deque>
@@ -46,17 +47,26 @@ int Rootfs::root_fd() {
   return root_fd_.get();
 }
 
-std::optional<Fd> Rootfs::resolve_beneath(const std::string& path, int flags) {
+Rootfs::Beneath Rootfs::resolve_beneath(const std::string& path, int flags, Fd& out) {
+  static std::atomic<bool> unsupported{false};  // before Linux 5.6: ENOSYS, asked once
+  if (unsupported.load(std::memory_order_relaxed)) return Beneath::kWalk;
   const char* rel = path.c_str();
   while (*rel == '/') ++rel;
   if (*rel == '\0') rel = ".";
   struct open_how how {};
   how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  Fd fd(static_cast<int>(::syscall(SYS_openat2, root_fd(), rel, &how, sizeof how)));
-  if (!fd) return std::nullopt;  // missing, EXDEV (the walk's rules), ENOSYS, ...
-  return fd;
+  out = Fd(static_cast<int>(::syscall(SYS_openat2, root_fd(), rel, &how, sizeof how)));
+  if (out) return Beneath::kFound;
+  // ENOENT is final: a component before any absolute symlink or climb is
+  // missing, and the walk would find it missing too. The walk's own rules
+  // (EXDEV), and ENOTDIR, ELOOP, ... for its messages, go to the walk.
+  if (errno == ENOENT) return Beneath::kAbsent;
+  if (errno == ENOSYS) unsupported.store(true, std::memory_order_relaxed);
+  return Beneath::kWalk;
 }
+
+void Rootfs::root_replaced() { root_fd_.reset(); }
 
 Rootfs::Walk Rootfs::walk(const std::string& path, bool follow_last) {
   Walk w;
@@ -108,20 +118,27 @@ Rootfs::Walk Rootfs::walk(const std::string& path, bool follow_last) {
 }
 
 std::optional<Fd> Rootfs::open(const std::string& path, bool follow_last) {
-  if (auto fd = resolve_beneath(path, O_PATH | (follow_last ? 0 : O_NOFOLLOW))) return fd;
+  Fd fd;
+  switch (resolve_beneath(path, O_PATH | (follow_last ? 0 : O_NOFOLLOW), fd)) {
+    case Beneath::kFound: return fd;
+    case Beneath::kAbsent: return std::nullopt;
+    case Beneath::kWalk: break;
+  }
   Walk w = walk(path, follow_last);
   if (w.found) return std::move(*w.found);
   return std::nullopt;
 }
 
 std::optional<Fd> Rootfs::open_file(const std::string& path, struct stat& st) {
-  auto fd = resolve_beneath(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-  if (!fd) {
+  Fd fd;
+  Beneath b = resolve_beneath(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, fd);
+  if (b == Beneath::kAbsent) return std::nullopt;
+  if (b == Beneath::kWalk) {
     auto o = open(path);
     if (!o) return std::nullopt;
     fd = Fd(::open(fd_path(o->get()).c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   }
-  if (!*fd || ::fstat(fd->get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   return fd;
 }
 
@@ -134,8 +151,8 @@ bool Rootfs::check_type(int fd, const std::string& path, bool directory) {
 }
 
 std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directory) {
-  if (auto fd = resolve_beneath(path, O_PATH)) {
-    check_type(fd->get(), path, directory);
+  if (Fd fd; resolve_beneath(path, O_PATH, fd) == Beneath::kFound) {
+    check_type(fd.get(), path, directory);
     return std::nullopt;
   }
   Walk w = walk(path, true);
@@ -152,9 +169,9 @@ std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directo
 }
 
 Fd Rootfs::ensure(const std::string& path, bool directory) {
-  if (auto fd = resolve_beneath(path, O_PATH)) {
-    check_type(fd->get(), path, directory);
-    return std::move(*fd);
+  if (Fd fd; resolve_beneath(path, O_PATH, fd) == Beneath::kFound) {
+    check_type(fd.get(), path, directory);
+    return fd;
   }
   for (int attempt = 0; attempt < 64; ++attempt) {
     Walk w = walk(path, true);

@@ -51,6 +51,10 @@ class Rootfs {
   /// its parent is writable (a host bind). Throws naming PATH otherwise.
   Fd ensure(const std::string& path, bool directory);
 
+  /// Something was mounted on the root itself (a volume at /): later
+  /// lookups start from that mount, as a path lookup of the root would.
+  void root_replaced();
+
  private:
   struct Walk {
     std::vector<Fd> chain;          // root .. deepest existing directory
@@ -59,13 +63,15 @@ class Rootfs {
     std::vector<std::string> rest;  // components still missing, when it does not
   };
   Walk walk(const std::string& path, bool follow_last);
-  /// One openat2 beneath the root; nullopt when the walk must decide.
-  std::optional<Fd> resolve_beneath(const std::string& path, int flags);
+  /// One openat2 beneath the root: found (into OUT), absent, or for the
+  /// walk to decide.
+  enum class Beneath { kFound, kAbsent, kWalk };
+  Beneath resolve_beneath(const std::string& path, int flags, Fd& out);
   int root_fd();
   bool check_type(int fd, const std::string& path, bool directory);
 
   std::string root_;
-  Fd root_fd_;  // opened at first use: the root is mounted after construction
+  Fd root_fd_;  // opened at first use (the root is mounted after construction)
 };
 
 /// Creates the missing paths under `layer` (a fresh tmpfs), each existing
