@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -98,14 +99,11 @@ int attach_loop(int file, char* path, size_t path_size, Report& r) {
     if (n < 0) break;
     r.stage = kLoop;
     // "/dev/loop" + n, without allocating (we are a fork of a threaded process).
-    char digits[16];
-    int len = 0;
-    do digits[len++] = static_cast<char>('0' + n % 10), n /= 10;
-    while (n > 0 && len < 15);
-    if (path_size < 10 + static_cast<size_t>(len)) break;
+    if (path_size < 10) break;
     std::memcpy(path, "/dev/loop", 9);
-    for (int i = 0; i < len; ++i) path[9 + i] = digits[len - 1 - i];
-    path[9 + len] = '\0';
+    auto [end, ec] = std::to_chars(path + 9, path + path_size - 1, n);
+    if (ec != std::errc()) break;
+    *end = '\0';
     int dev = ::open(path, O_RDWR | O_CLOEXEC);
     if (dev < 0) {
       if (errno == ENOENT || errno == ENXIO) continue;  // removed in between
@@ -252,16 +250,17 @@ int kernel_mount(spank_t sp, const std::string& image, uid_t uid) {
   }
   struct stat st {};
   struct statfs fs {};
+  if (::fstatfs(file, &fs) == 0 && fs.f_type == kFuseMagic) {
+    // A FUSE file's server (maybe the user) would answer the kernel's reads;
+    // asked before reading the magic, so that it answers none of ours.
+    slurm_info("ferry: kernel-mount: %s is on a FUSE file system; using the FUSE holder", image.c_str());
+    ::close(file);
+    return 0;
+  }
   char magic[4] = {};
   bool squashfs = ::fstat(file, &st) == 0 && S_ISREG(st.st_mode) && ::pread(file, magic, 4, 0) == 4 &&
                   std::memcmp(magic, "hsqs", 4) == 0;
   if (!squashfs) {  // a directory image, or not an image: the keeper's to handle
-    ::close(file);
-    return 0;
-  }
-  if (::fstatfs(file, &fs) == 0 && fs.f_type == kFuseMagic) {
-    // A FUSE file's server (maybe the user) would answer the kernel's reads.
-    slurm_info("ferry: kernel-mount: %s is on a FUSE file system; using the FUSE holder", image.c_str());
     ::close(file);
     return 0;
   }

@@ -1,7 +1,7 @@
 # plugstack.conf kernel-mount=yes: slurmstepd mounts a step's SquashFS image
 # with the kernel's driver (a read-only autoclear loop device), once per
 # node and step, and no FUSE holder runs. The tasks still run as the user,
-# with NO_NEW_PRIVS and no capabilities, on a ro,nosuid,nodev mount. The
+# with NO_NEW_PRIVS and no capabilities, in a ro,nosuid,nodev root. The
 # node keeps no mount of it once the container is built; when the step
 # ends (also cancelled, or failing) no loop device, mount, /run/ferry
 # directory or ferry process is left. A file the user may not read is
@@ -32,7 +32,7 @@ root_devs() {
   for p in "$@"; do awk '$5 == "/" {print $3}' "/proc/$p/mountinfo" 2>/dev/null; done | sort -u
 }
 
-# nothing_left JOBID... [WHAT]: no loop device on this test's files, no
+# nothing_left WHAT [JOBID...]: no loop device on this test's files, no
 # squashfs mount on the host, no step directory of the jobs in /run/ferry
 # (the loop device and the namespace's mounts go a moment after the last
 # process: up to 5 s).
@@ -55,7 +55,8 @@ expect_eq "$out" "$(printf '%s\n' "0 $TEST_UID NAME=\"ferry slurm image\"" "1 $T
 # While a step runs: each node's tasks share one container, the two nodes
 # have two, on two read-only loop devices (one kernel mount each: the
 # image is the bottom layer of the container's root, out of sight in its
-# mountinfo); the root is ro, nosuid, nodev; no FUSE; no privilege.
+# mountinfo); the container's root (ferry's own mount over the image, the
+# one a task's mountinfo shows) is ro, nosuid, nodev; no FUSE; no privilege.
 mkdir -m 0777 "$T/go"
 slurm_as_user srun -N2 -n4 --container-image="$T/img.sqfs" --container-mounts="$T/go:/go" \
   sh -c 'echo "$$ $SLURMD_NODENAME $SLURM_JOB_ID" >/go/task.$SLURM_PROCID
