@@ -394,10 +394,12 @@ std::string job_env(spank_t sp, const char* name) {
 std::vector<std::string> keeper_args(const std::string& image, const std::string& script_dir) {
   std::vector<std::string> a = {"container-keeper", "--ready-fd", "3", "--grace", std::to_string(g.grace),
                                 "--pull=never"};
-  // The batch step execs its script from slurmd's spool: it must be there.
-  if (!script_dir.empty()) a.insert(a.end(), {"-v", script_dir + ":" + script_dir + ":ro"});
-  if (!script_dir.empty())  // its srun runs the host's: docs/design/slurm-relay.md
+  if (!script_dir.empty()) {
+    // The batch step execs its script from slurmd's spool: it must be there;
+    // its srun runs the host's (docs/design/slurm-relay.md).
+    a.insert(a.end(), {"-v", script_dir + ":" + script_dir + ":ro"});
     for (auto& r : ferry_spank::relay_args()) a.push_back(std::move(r));
+  }
   for (const auto& m : g.site_mounts) a.insert(a.end(), {"-v", m});
   for (const auto& m : g.mounts) a.insert(a.end(), {"-v", m});
   if (!g.workdir.empty()) a.insert(a.end(), {"-w", g.workdir});
@@ -573,8 +575,10 @@ FERRY_EXPORT int slurm_spank_task_init(spank_t sp, int, char**) {
 }
 
 FERRY_EXPORT int slurm_spank_exit(spank_t sp, int, char**) {
-  if (spank_remote(sp)) stop_keeper();
-  if (spank_remote(sp)) ferry_spank::remove_relay_dir();
+  if (spank_remote(sp)) {
+    stop_keeper();
+    ferry_spank::remove_relay_dir();
+  }
   return 0;
 }
 

@@ -28,19 +28,18 @@ echo "exit \$?"
 srun -N1 -n1 --container-image=$T/img2.sqfs head -1 /etc/os-release
 echo "through stdin" | srun -N1 -n1 cat
 squeue -h -j "\$SLURM_JOB_ID" -o 'squeue %T'
+wait_for() { i=0; while [ ! -e "\$1" ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done; }
 rm -f ready
 srun -N1 -n1 sh -c 'trap "echo got USR1; exit 4" USR1; touch ready; while :; do sleep 0.1; done' 2>/dev/null &
 pid=\$!
-i=0
-while [ ! -e ready ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
+wait_for ready
 kill -USR1 \$pid
 wait \$pid
 echo "signalled \$?"
 rm -f started
 srun -N1 -n1 sh -c 'touch started; exec sleep 300' 2>/dev/null &
 pid=\$!
-i=0
-while [ ! -e started ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
+wait_for started
 kill -KILL \$pid
 i=0
 while squeue -h -s -j "\$SLURM_JOB_ID" -o %i | grep -qv batch && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
@@ -61,12 +60,10 @@ expect_eq "$out" "$(printf '%s\n' "script $img /.ferry/bin/srun" relay.sock \
   "ferry: 'foo' is not relayed to the host (srun, sbatch, scancel, squeue, sinfo, scontrol, sacct, sstat)" \
   "foo 127")" "the batch script's output"
 
-# Nothing is left: no process of the job (the relay and its handlers run
-# with the job's environment), no relay directory, no mount holder.
-slurm_wait_no_jobs || fail "the job's processes did not end"
-for p in $(pgrep -u "$TEST_UID" -x ferry-relay || true); do
-  grep -qzxF "SLURM_CLUSTER_NAME=$CLUSTER_NAME" "/proc/$p/environ" 2>/dev/null && fail "relay $p outlived the job"
-done
+# Nothing is left: no process of the job (slurm_wait_no_jobs finds any
+# process with the job's environment, which the relay and its handlers
+# have), no relay directory, no mount holder.
+slurm_wait_no_jobs || fail "the job's processes (relay included) did not end"
 while read -r d; do [ ! -e "$d" ] || fail "relay directory $d outlived the job"; done <"$CLUSTER_WORK/relay-dirs"
 [ -s "$CLUSTER_WORK/relay-dirs" ] || fail "the job saw no relay directory in /tmp"
 holders=$(AS_USER_CWD=/ as_user "$FERRY" mounts --format json | /usr/bin/python3 -c \
