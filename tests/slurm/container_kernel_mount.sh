@@ -36,12 +36,22 @@ root_devs() {
 # squashfs mount on the host, no step directory of the jobs in /run/ferry
 # (the loop device and the namespace's mounts go a moment after the last
 # process: up to 5 s).
+# host_mounts: the host's mounts of ferry's step images (under /run/ferry,
+# or squashfs on a loop device of this test's files; not a host's own
+# squashfs mounts, such as snaps).
+host_mounts() {
+  local l n=0
+  n=$(grep -c -e ' /run/ferry/' /proc/self/mountinfo || true)
+  for l in $(image_loops); do n=$((n + $(grep -c " /dev/${l##*/} " /proc/self/mountinfo || true))); done
+  echo "$n"
+}
+
 nothing_left() {
   local what=$1 j
   shift
   for _ in $(seq 100); do [ -z "$(image_loops)" ] && break; sleep 0.05; done
   expect_eq "$(image_loops)" "" "loop devices $what"
-  expect_eq "$(grep -c -e ' - squashfs ' -e ' /run/ferry/' /proc/self/mountinfo || true)" 0 "host squashfs mounts $what"
+  expect_eq "$(host_mounts)" 0 "host squashfs mounts $what"
   for j in "$@"; do
     expect_eq "$(ls -d /run/ferry/"$j".* 2>/dev/null || true)" "" "step directories of job $j $what"
   done
@@ -88,7 +98,7 @@ for p in $(pgrep -u "$TEST_UID" -f "ferry mount-holder"); do
 done
 expect_eq "$holders" 0 "mount holders"
 # The node's own mount is gone once the keepers built their containers.
-expect_eq "$(grep -c -e ' - squashfs ' -e ' /run/ferry/' /proc/self/mountinfo || true)" 0 "host mounts during the step"
+expect_eq "$(host_mounts)" 0 "host mounts during the step"
 expect_eq "$(ls -d /run/ferry/"$jobid".* 2>/dev/null || true)" "" "step directories during the step"
 tasks_unprivileged $tasks
 touch "$T/go/go"
