@@ -200,10 +200,11 @@ void Store::collect_blobs() {
   }
 }
 
-BlobWriter::BlobWriter(Store& store) : store_(store), file_(store.temp_path()) {
-  fd_ = open_or_throw(file_.path(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  writeback_ = Writeback(fd_.get());
-}
+BlobWriter::BlobWriter(Store& store)
+    : store_(store),
+      file_(store.temp_path()),
+      fd_(open_or_throw(file_.path(), O_WRONLY | O_CREAT | O_EXCL, 0600)),
+      writeback_(fd_.get()) {}
 
 void BlobWriter::write(const void* data, size_t n) {
   for (size_t i = 0; i < n && head_n_ < sizeof head_; ++i) head_[head_n_++] = static_cast<const char*>(data)[i];

@@ -122,7 +122,7 @@ class BlobWriter {
   Store& store_;
   TempFile file_;
   Fd fd_;
-  Writeback writeback_{-1};
+  Writeback writeback_;  // of fd_
   Sha256 hash_;
   std::string digest_;
   uint64_t size_ = 0;
