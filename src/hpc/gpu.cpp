@@ -3,7 +3,6 @@
 #include "ferry/hpc/gpu.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <set>
@@ -18,13 +17,6 @@ namespace ferry::hpc {
 namespace {
 
 constexpr const char* kGpuKind = "nvidia.com/gpu";
-
-std::optional<int> gpu_index(const std::string& s) {
-  int v = -1;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < 0 || v > 255) return std::nullopt;
-  return v;
-}
 
 bool is_gpu_id(const std::string& s) {
   return (s.starts_with("GPU-") || s.starts_with("MIG-")) && s.size() > 4 && cdi::valid_device_name(s);
@@ -60,11 +52,13 @@ std::vector<int> bound_gpus(const runtime::ContainerEdits& edits) {
 
 // NVIDIA_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES inside, consistent with
 // the nodes the container sees: the host's /dev (shared) plus the binds.
-std::vector<std::string> visibility_env(const GpuSelection& sel, const runtime::ContainerEdits& edits) {
+// HOST_NODES: gpu_nodes("/dev") when the caller has it already, else null.
+std::vector<std::string> visibility_env(const GpuSelection& sel, const runtime::ContainerEdits& edits,
+                                        const std::vector<int>* host_nodes) {
   if (!sel.ids.empty()) return {"NVIDIA_VISIBLE_DEVICES=" + join(sel.ids), "CUDA_VISIBLE_DEVICES=" + join(sel.ids)};
   std::vector<int> selected = bound_gpus(edits);
   if (selected.empty()) return {};
-  std::vector<int> visible = gpu_nodes("/dev");
+  std::vector<int> visible = host_nodes != nullptr ? *host_nodes : gpu_nodes("/dev");
   visible.insert(visible.end(), selected.begin(), selected.end());
   return {"NVIDIA_VISIBLE_DEVICES=" + join(selected), "CUDA_VISIBLE_DEVICES=" + cuda_visible_devices(visible, selected)};
 }
@@ -72,6 +66,8 @@ std::vector<std::string> visibility_env(const GpuSelection& sel, const runtime::
 runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi::Spec>& specs,
                                   const std::vector<std::string>& dirs, const DeviceSettings& settings) {
   runtime::ContainerEdits out;
+  std::vector<int> nodes;  // the driver root's /dev/nvidiaN
+  bool host_root = false;  // nodes are the host's /dev's
   if (cdi::has_kind(specs, kGpuKind)) {
     std::vector<std::string> names;
     if (sel.all) names.push_back(std::string(kGpuKind) + "=all");
@@ -80,7 +76,9 @@ runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi
     out = cdi::resolve_devices(specs, names, dirs);
   } else {
     const std::string& root = settings.driver_root;
-    std::vector<int> gpus = gpu_nodes(root == "/" ? "/dev" : root + "/dev");
+    host_root = root == "/";
+    nodes = gpu_nodes(host_root ? "/dev" : root + "/dev");
+    std::vector<int> gpus = nodes;
     if (!sel.all && sel.ids.empty()) {
       for (int i : sel.indices)
         if (std::find(gpus.begin(), gpus.end(), i) == gpus.end())
@@ -90,7 +88,7 @@ runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi
     out = driver_edits(root, gpus);
     out.library_path.push_back(kDriverLibDir);
   }
-  auto vis = visibility_env(sel, out);
+  auto vis = visibility_env(sel, out, host_root ? &nodes : nullptr);
   out.env.insert(out.env.end(), vis.begin(), vis.end());
   return out;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <array>
 #include <cerrno>
 #include <climits>
@@ -79,21 +80,23 @@ std::optional<std::string> resolve_in_root(const std::string& root, const std::s
   return std::string(buf, static_cast<size_t>(n));
 }
 
+std::optional<int> gpu_index(std::string_view s) {
+  int v = -1;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size() || v < 0 || v > 255) return std::nullopt;
+  return v;
+}
+
 std::vector<int> gpu_nodes(const std::string& dev_dir) {
   std::vector<int> out;
   DIR* d = ::opendir(dev_dir.c_str());
   if (d == nullptr) return out;
   while (struct dirent* e = ::readdir(d)) {
     std::string_view name = e->d_name;
-    if (!name.starts_with("nvidia") || name.size() == 6 || name.size() > 9) continue;
-    int i = 0;
-    bool digits = true;
-    for (char c : name.substr(6)) {
-      digits = digits && c >= '0' && c <= '9';
-      i = i * 10 + (c - '0');
-    }
+    if (!name.starts_with("nvidia")) continue;
+    auto i = gpu_index(name.substr(6));
     struct stat st {};  // followed, as a bound placeholder or a symlink to the node is
-    if (digits && i < 256 && ::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && S_ISCHR(st.st_mode)) out.push_back(i);
+    if (i && ::fstatat(::dirfd(d), e->d_name, &st, 0) == 0 && S_ISCHR(st.st_mode)) out.push_back(*i);
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());

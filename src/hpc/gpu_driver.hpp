@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ferry/runtime/container_spec.hpp"
@@ -17,6 +18,9 @@ inline constexpr const char* kDriverLibDir = "/.ferry/nvidia/lib";
 /// The host path PATH names inside ROOT, symlinks resolved within ROOT;
 /// nullopt when it does not exist.
 std::optional<std::string> resolve_in_root(const std::string& root, const std::string& path);
+
+/// N of a GPU's decimal index ("3"), 0-255; nullopt for anything else.
+std::optional<int> gpu_index(std::string_view s);
 
 /// N for each character device DEV_DIR/nvidiaN.
 std::vector<int> gpu_nodes(const std::string& dev_dir);
