@@ -71,9 +71,9 @@ bool is_host_port(std::string_view s) {
 }
 
 // KEY's value N: an absolute path.
-std::string absolute_path(const toml::node& n, const std::string& name, const std::string& key) {
+std::string required_absolute_path(const toml::node& n, const std::string& name, const std::string& key) {
   auto v = n.value<std::string>();
-  if (!n.is_string() || !v || v->empty() || (*v)[0] != '/')
+  if (!v || v->empty() || (*v)[0] != '/')
     throw Error(fmt::format("{}: {} must be an absolute path", where(name, n.source()), key));
   return *v;
 }
@@ -81,7 +81,7 @@ std::string absolute_path(const toml::node& n, const std::string& name, const st
 std::vector<std::string> string_list(const toml::node& n, const std::string& name, const std::string& key);
 
 // KEY's value N: an array of absolute paths.
-std::vector<std::string> absolute_paths(const toml::node& n, const std::string& name, const std::string& key) {
+std::vector<std::string> required_absolute_paths(const toml::node& n, const std::string& name, const std::string& key) {
   auto out = string_list(n, name, key);
   for (const auto& v : out)
     if (v[0] != '/') throw Error(fmt::format("{}: {} must be absolute paths", where(name, n.source()), key));
@@ -90,7 +90,7 @@ std::vector<std::string> absolute_paths(const toml::node& n, const std::string& 
 
 void parse_store(const toml::table& store, const std::string& name, Config& into) {
   check_keys(store, name, "store", {"site"});
-  if (const toml::node* site = store.get("site")) into.site_store = absolute_path(*site, name, "store.site");
+  if (const toml::node* site = store.get("site")) into.site_store = required_absolute_path(*site, name, "store.site");
 }
 
 void parse_pull(const toml::table& pull, const std::string& name, Config& into) {
@@ -114,7 +114,7 @@ void parse_mounts(const toml::table& mounts, const std::string& name, Config& in
 
 void parse_cache(const toml::table& cache, const std::string& name, Config& into) {
   check_keys(cache, name, "cache", {"dir"});
-  if (const toml::node* n = cache.get("dir")) into.cache_dir = absolute_path(*n, name, "cache.dir");
+  if (const toml::node* n = cache.get("dir")) into.cache_dir = required_absolute_path(*n, name, "cache.dir");
 }
 
 // One [registries."DOMAIN"] table; its keys override the earlier file's.
@@ -142,7 +142,7 @@ void parse_registry(const toml::table& t, const std::string& domain, const std::
       throw Error(fmt::format("{}: {}.insecure must be true or false", where(name, n->source()), table));
     into.insecure = n->value<bool>();
   }
-  if (const toml::node* n = t.get("ca-file")) into.ca_file = absolute_path(*n, name, table + ".ca-file");
+  if (const toml::node* n = t.get("ca-file")) into.ca_file = required_absolute_path(*n, name, table + ".ca-file");
 }
 
 void parse_registries(const toml::table& regs, const std::string& name, Config& into) {
@@ -191,9 +191,9 @@ void parse_mpi(const toml::table& mpi, const std::string& name, Config& into) {
     std::string table = "mpi." + k;
     check_keys(t, name, table, {"libraries", "plugin-dirs", "devices", "env", "mounts"});
     MpiProfileConfig& p = into.mpi_profiles[k];
-    if (const toml::node* n = t.get("libraries")) p.libraries = absolute_paths(*n, name, table + ".libraries");
-    if (const toml::node* n = t.get("plugin-dirs")) p.plugin_dirs = absolute_paths(*n, name, table + ".plugin-dirs");
-    if (const toml::node* n = t.get("devices")) p.devices = absolute_paths(*n, name, table + ".devices");
+    if (const toml::node* n = t.get("libraries")) p.libraries = required_absolute_paths(*n, name, table + ".libraries");
+    if (const toml::node* n = t.get("plugin-dirs")) p.plugin_dirs = required_absolute_paths(*n, name, table + ".plugin-dirs");
+    if (const toml::node* n = t.get("devices")) p.devices = required_absolute_paths(*n, name, table + ".devices");
     if (const toml::node* n = t.get("env")) p.env = string_list(*n, name, table + ".env");
     if (const toml::node* n = t.get("mounts")) p.mounts = string_list(*n, name, table + ".mounts");
   }
@@ -203,11 +203,11 @@ void parse_mpi(const toml::table& mpi, const std::string& name, Config& into) {
 void parse_devices(const toml::table* cdi, const toml::table* gpu, const std::string& name, Config& into) {
   if (cdi != nullptr) {
     check_keys(*cdi, name, "cdi", {"spec-dirs"});
-    if (const toml::node* n = cdi->get("spec-dirs")) into.cdi_spec_dirs = absolute_paths(*n, name, "cdi.spec-dirs");
+    if (const toml::node* n = cdi->get("spec-dirs")) into.cdi_spec_dirs = required_absolute_paths(*n, name, "cdi.spec-dirs");
   }
   if (gpu != nullptr) {
     check_keys(*gpu, name, "gpu", {"driver-root"});
-    if (const toml::node* n = gpu->get("driver-root")) into.gpu_driver_root = absolute_path(*n, name, "gpu.driver-root");
+    if (const toml::node* n = gpu->get("driver-root")) into.gpu_driver_root = required_absolute_path(*n, name, "gpu.driver-root");
   }
 }
 
