@@ -195,12 +195,17 @@ holders_in_proc() {
   return 0
 }
 
+# mount_devs AWK_CONDITION PID...: the distinct device numbers of the
+# mounts the processes see that match the condition (on a mountinfo line).
+mount_devs() {
+  local cond=$1 p
+  shift
+  for p in "$@"; do awk "$cond {print \$3}" "/proc/$p/mountinfo" 2>/dev/null; done | sort -u
+}
+
 # fuse_devs PID...: the distinct device numbers of the fuse.ferry mounts the
 # processes see: one per FUSE connection, however many namespaces show it.
-fuse_devs() {
-  local p
-  for p in "$@"; do awk '$0 ~ / - fuse.ferry / {print $3}' "/proc/$p/mountinfo" 2>/dev/null; done | sort -u
-}
+fuse_devs() { mount_devs '$0 ~ / - fuse.ferry /' "$@"; }
 
 # has_fuse_fd PID: the process has /dev/fuse open (by device number: a path
 # seen through another mount namespace may read differently).

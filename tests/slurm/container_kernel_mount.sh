@@ -27,10 +27,7 @@ image_loops() {
 
 # root_devs PID...: the distinct root mounts (device numbers) the processes
 # see: one per container.
-root_devs() {
-  local p
-  for p in "$@"; do awk '$5 == "/" {print $3}' "/proc/$p/mountinfo" 2>/dev/null; done | sort -u
-}
+root_devs() { mount_devs '$5 == "/"' "$@"; }
 
 # nothing_left WHAT [JOBID...]: no loop device on this test's files, no
 # squashfs mount on the host, no step directory of the jobs in /run/ferry
@@ -72,8 +69,7 @@ slurm_as_user srun -N2 -n4 --container-image="$T/img.sqfs" --container-mounts="$
   sh -c 'echo "$$ $SLURMD_NODENAME $SLURM_JOB_ID" >/go/task.$SLURM_PROCID
          i=0; while [ ! -e /go/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done' &
 job=$!
-for _ in $(seq 200); do [ "$(ls "$T/go" | wc -l)" = 4 ] && break; sleep 0.05; done
-[ "$(ls "$T/go" | wc -l)" = 4 ] || { touch "$T/go/go"; fail "the 4 tasks did not start"; }
+files_appear "$T/go" 4 || { touch "$T/go/go"; fail "the 4 tasks did not start"; }
 tasks=$(cut -d' ' -f1 "$T/go"/task.*)
 jobid=$(cut -d' ' -f3 "$T/go/task.0")
 for n in n1 n2; do
@@ -111,8 +107,7 @@ rm -f "$T/go"/*
 slurm_as_user srun -N2 -n2 --container-image="$T/img.sqfs" --container-mounts="$T/go:/go" \
   sh -c 'echo "$$ $SLURMD_NODENAME $SLURM_JOB_ID" >/go/task.$SLURM_PROCID; sleep 300' >/dev/null 2>&1 &
 job=$!
-for _ in $(seq 200); do [ "$(ls "$T/go" | wc -l)" = 2 ] && break; sleep 0.05; done
-[ "$(ls "$T/go" | wc -l)" = 2 ] || fail "the step to cancel did not start"
+files_appear "$T/go" 2 || fail "the step to cancel did not start"
 expect_eq "$(image_loops | wc -l)" 2 "loop devices of the step to cancel"
 jobid=$(cut -d' ' -f3 "$T/go/task.0")
 _slurm_env scancel --user="$TEST_USER"

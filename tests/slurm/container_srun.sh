@@ -20,8 +20,7 @@ mkdir -m 0777 "$T/go"
 slurm_as_user srun -N2 -n4 --container-image="$T/img.sqfs" --container-mounts="$T/go:/go" \
   sh -c 'echo $$ >/go/task.$SLURM_PROCID; i=0; while [ ! -e /go/go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done' &
 job=$!
-for _ in $(seq 200); do [ "$(ls "$T/go" | wc -l)" = 4 ] && break; sleep 0.05; done
-[ "$(ls "$T/go" | wc -l)" = 4 ] || { touch "$T/go/go"; fail "the 4 tasks did not start"; }
+files_appear "$T/go" 4 || { touch "$T/go/go"; fail "the 4 tasks did not start"; }
 tasks=$(cat "$T/go"/task.*)
 expect_eq "$(fuse_devs $tasks | wc -l)" 1 "FUSE connections under the 4 tasks"
 # (the test user's other holders, of other tests' images, are not this one's)
@@ -54,8 +53,7 @@ rm -f "$T/go"/*
 slurm_as_user srun -N2 -n2 --container-image="$T/img.sqfs" --container-mounts="$T/go:/go" \
   sh -c 'echo $$ >/go/task.$SLURM_PROCID; sleep 300' >/dev/null 2>&1 &
 job=$!
-for _ in $(seq 200); do [ "$(ls "$T/go" | wc -l)" = 2 ] && break; sleep 0.05; done
-[ "$(ls "$T/go" | wc -l)" = 2 ] || fail "the step to cancel did not start"
+files_appear "$T/go" 2 || fail "the step to cancel did not start"
 _slurm_env scancel --user="$TEST_USER"
 wait "$job" || true
 slurm_wait_no_jobs || fail "processes left after scancel"

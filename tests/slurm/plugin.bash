@@ -31,3 +31,10 @@ plugin_cluster() {
   make_squashfs "$T/img" "$T/img.sqfs"
   slurm_start "required $PLUGIN ferry=$FERRY${*:+ $*}"
 }
+
+# files_appear DIR N: waits up to 10 s until DIR holds N entries (tasks
+# writing one file each); false when it does not.
+files_appear() {
+  for _ in $(seq 200); do [ "$(ls "$1" | wc -l)" = "$2" ] && return 0; sleep 0.05; done
+  [ "$(ls "$1" | wc -l)" = "$2" ]
+}
