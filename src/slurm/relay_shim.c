@@ -60,11 +60,25 @@ static int read_full(int fd, void* data, size_t n) {
   return 0;
 }
 
+static const char* const kCommands[] = FERRY_RELAY_COMMANDS;
+#define N_COMMANDS (sizeof kCommands / sizeof kCommands[0])
+
 static int relayed(const char* name) {
-  static const char* const kCommands[] = FERRY_RELAY_COMMANDS;
-  for (size_t i = 0; i < sizeof kCommands / sizeof kCommands[0]; ++i)
+  for (size_t i = 0; i < N_COMMANDS; ++i)
     if (strcmp(name, kCommands[i]) == 0) return 1;
   return 0;
+}
+
+// "srun, sbatch, ...": the relayed commands, for the refusal below.
+static const char* command_list(void) {
+  static char list[256];
+  size_t len = 0;
+  for (size_t i = 0; i < N_COMMANDS; ++i) {
+    int n = snprintf(list + len, sizeof list - len, "%s%s", i > 0 ? ", " : "", kCommands[i]);
+    if (n < 0 || (size_t)n >= sizeof list - len) break;
+    len += (size_t)n;
+  }
+  return list;
 }
 
 // Appends S and its NUL to BUF (of *LEN bytes used, *CAP allocated).
@@ -94,13 +108,15 @@ static void send_request(int sock, const char* name, int argc, char** argv, char
   size_t len = 0, cap = 0;
   append(&buf, &len, &cap, name);
   append(&buf, &len, &cap, cwd);
-  for (int i = 1; i < argc; ++i) append(&buf, &len, &cap, argv[i]);
+  uint32_t nargs = argc > 0 ? (uint32_t)(argc - 1) : 0;  // the arguments after the command name
+  for (uint32_t i = 1; i <= nargs; ++i) append(&buf, &len, &cap, argv[i]);
   uint32_t envc = 0;
   for (char** e = envp; *e != NULL; ++e, ++envc) append(&buf, &len, &cap, *e);
-  if ((uint32_t)argc + envc + 2 > FERRY_RELAY_MAX_STRINGS)
+  // The count the relay checks: name, working directory, arguments, environment.
+  if ((uint64_t)nargs + envc + 2 > FERRY_RELAY_MAX_STRINGS)
     die(125, "too many arguments and variables for the Slurm relay");
 
-  struct FerryRelayRequest req = {FERRY_RELAY_MAGIC, (uint32_t)(argc - 1), envc, (uint32_t)len};
+  struct FerryRelayRequest req = {FERRY_RELAY_MAGIC, nargs, envc, (uint32_t)len};
   int fds[3] = {0, 1, 2};
   union {
     char buf[CMSG_SPACE(sizeof fds)];
@@ -147,7 +163,7 @@ static void exit_like(int status) {
 int main(int argc, char** argv) {
   extern char** environ;
   const char* name = strrchr(argv[0], '/') != NULL ? strrchr(argv[0], '/') + 1 : argv[0];
-  if (!relayed(name)) die(127, "'%s' is not relayed to the host (%s)", name, FERRY_RELAY_COMMAND_LIST);
+  if (!relayed(name)) die(127, "'%s' is not relayed to the host (%s)", name, command_list());
 
   // The signals to forward are taken from a signalfd from now on.
   static const int kSignals[] = FERRY_RELAY_SIGNALS;

@@ -29,7 +29,6 @@
 /// The Slurm client commands the relay runs on the host, and nothing else.
 #define FERRY_RELAY_COMMANDS \
   { "srun", "sbatch", "scancel", "squeue", "sinfo", "scontrol", "sacct", "sstat" }
-#define FERRY_RELAY_COMMAND_LIST "srun, sbatch, scancel, squeue, sinfo, scontrol, sacct, sstat"
 
 /// The signals the shim forwards and the relay delivers.
 #define FERRY_RELAY_SIGNALS \
