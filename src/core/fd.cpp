@@ -1,7 +1,9 @@
 #include "ferry/core/fd.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -76,6 +78,15 @@ Fd open_or_throw(const std::string& path, int flags, int mode) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   if (fd < 0) throw_errno("open", path);
   return Fd(fd);
+}
+
+Fd open_resolved(int dirfd, std::string_view path, int flags, uint64_t resolve) {
+  while (path.starts_with('/')) path.remove_prefix(1);
+  std::string rel(path.empty() ? "." : path);
+  struct open_how how {};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.resolve = resolve;
+  return Fd(static_cast<int>(::syscall(SYS_openat2, dirfd, rel.c_str(), &how, sizeof how)));
 }
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,11 +67,7 @@ std::optional<std::string> resolve_in_root(const std::string& root, const std::s
   // /usr/lib/...) resolves inside it, and ".." stops at its top (openat2(2)).
   Fd dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return std::nullopt;
-  struct open_how how {};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  std::string rel = path.empty() || path[0] != '/' ? path : path.substr(1);
-  Fd f(static_cast<int>(::syscall(SYS_openat2, dir.get(), rel.c_str(), &how, sizeof how)));
+  Fd f = open_resolved(dir.get(), path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   if (!f) return std::nullopt;
   char buf[PATH_MAX];
   ssize_t n = ::readlink(fd_path(f.get()).c_str(), buf, sizeof buf - 1);

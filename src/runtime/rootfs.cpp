@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -50,13 +49,7 @@ int Rootfs::root_fd() {
 Rootfs::Beneath Rootfs::resolve_beneath(const std::string& path, int flags, Fd& out) {
   static std::atomic<bool> unsupported{false};  // before Linux 5.6: ENOSYS, asked once
   if (unsupported.load(std::memory_order_relaxed)) return Beneath::kWalk;
-  const char* rel = path.c_str();
-  while (*rel == '/') ++rel;
-  if (*rel == '\0') rel = ".";
-  struct open_how how {};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  out = Fd(static_cast<int>(::syscall(SYS_openat2, root_fd(), rel, &how, sizeof how)));
+  out = open_resolved(root_fd(), path, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
   if (out) return Beneath::kFound;
   // ENOENT is final: a component before any absolute symlink or climb is
   // missing, and the walk would find it missing too. The walk's own rules

@@ -62,6 +62,11 @@ class TempFile {
 /// open(2) that throws "open PATH: reason" on failure.
 Fd open_or_throw(const std::string& path, int flags, int mode = 0);
 
+/// openat2(2) of PATH (relative; leading slashes are dropped) under DIRFD,
+/// with the RESOLVE_* bits RESOLVE, FLAGS | O_CLOEXEC. No descriptor and
+/// errno on failure: ENOSYS on kernels before 5.6.
+Fd open_resolved(int dirfd, std::string_view path, int flags, uint64_t resolve);
+
 /// "/proc/self/fd/N": the magic link naming exactly the object behind fd,
 /// which mount(2) accepts as source or target without re-resolving a path.
 std::string fd_path(int fd);
