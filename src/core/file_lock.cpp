@@ -13,19 +13,39 @@
 
 namespace ferry {
 
-FileLock::FileLock(const std::string& path) : fd_(open_or_throw(path, O_RDWR | O_CREAT, 0600)) {
-  if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
+namespace {
+
+// flock(2) without waiting: true when taken, false when another holder's
+// lock conflicts; throws on any other failure.
+bool try_lock(int fd, int op, const std::string& path) {
+  int r;
+  while ((r = ::flock(fd, op | LOCK_NB)) != 0 && errno == EINTR) {
+  }
+  if (r == 0) return true;
   if (errno != EWOULDBLOCK) throw_errno("lock", path);
+  return false;
+}
+
+}  // namespace
+
+FileLock::FileLock(const std::string& path, Mode mode) : fd_(open_or_throw(path, O_RDWR | O_CREAT, 0600)) {
+  const int op = mode == Mode::kShared ? LOCK_SH : LOCK_EX;
+  if (try_lock(fd_.get(), op, path)) return;
   auto start = std::chrono::steady_clock::now();
   bool told = false;
-  while (::flock(fd_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK) throw_errno("lock", path);
+  while (!try_lock(fd_.get(), op, path)) {
     if (!told && std::chrono::steady_clock::now() - start > std::chrono::seconds(2)) {
       log::warn("waiting for another ferry holding " + path);
       told = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+std::optional<FileLock> FileLock::try_exclusive(const std::string& path) {
+  Fd fd = open_or_throw(path, O_RDWR | O_CREAT, 0600);
+  if (!try_lock(fd.get(), LOCK_EX, path)) return std::nullopt;
+  return FileLock(std::move(fd));
 }
 
 void sync_parent_dir(const std::string& path) {

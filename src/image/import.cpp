@@ -119,7 +119,7 @@ std::vector<Reference> names_for(const std::vector<Reference>& given, const Sour
 
 ImportResult import_layers(const SourceImage& img, const std::vector<Reference>& names, Store& store,
                            const ConvertOptions& options) {
-  Fd claim = store.claim_blobs();  // until add() lists the blobs
+  FileLock claim = store.claim_blobs();  // until add() lists the blobs
   std::vector<Seen> seen(img.layers.size());
   for (auto& s : seen) s.blob = std::make_unique<BlobWriter>(store);
   std::vector<LayerSource> newest_first;
@@ -160,7 +160,7 @@ ImportResult import_layers(const SourceImage& img, const std::vector<Reference>&
 // `done` runs after the conversion, before the store is touched.
 ImportResult import_rootfs(const LayerSource& base, const std::vector<Reference>& names, Store& store,
                            const ConvertOptions& options, const std::function<void()>& done = {}) {
-  Fd claim = store.claim_blobs();  // until add() lists the blob
+  FileLock claim = store.claim_blobs();  // until add() lists the blob
   Sha256 diff_id;
   std::vector<std::unique_ptr<BlobWriter>> kept;
   BlobWriter* blob = kept.emplace_back(std::make_unique<BlobWriter>(store)).get();

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,13 +166,9 @@ void Store::put_blob(const std::string& tmp, const std::string& digest) {
   sync_parent_dir(path);
 }
 
-Fd Store::claim_blobs() {
+FileLock Store::claim_blobs() {
   prepare();
-  std::string path = root_ + "/blobs.lock";
-  Fd fd = open_or_throw(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  while (::flock(fd.get(), LOCK_SH) != 0)
-    if (errno != EINTR) throw_errno("flock", path);
-  return fd;
+  return FileLock(root_ + "/blobs.lock", FileLock::Mode::kShared);
 }
 
 // Removes the blobs no stored manifest lists (under the lock).
@@ -253,8 +248,15 @@ std::optional<std::string> Store::remove(const Reference& name) {
   ::unlink(e.manifest.c_str());
   // An import or a pull under way may hold blobs its manifest does not list
   // yet: then the unlisted blobs stay for a later remove().
-  Fd claims(::open((root_ + "/blobs.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (claims && ::flock(claims.get(), LOCK_EX | LOCK_NB) == 0) collect_blobs();
+  // The name is gone already: a lock file that cannot be opened only leaves
+  // the blobs for a later rmi, as a claim does.
+  std::optional<FileLock> no_claims;
+  try {
+    no_claims = FileLock::try_exclusive(root_ + "/blobs.lock");
+  } catch (const Error& err) {
+    log::debug(err.what());
+  }
+  if (no_claims) collect_blobs();
   else log::debug("an import or pull is under way: unlisted blobs are left for a later rmi");
   return id;
 }

@@ -64,7 +64,7 @@ TEST_F(StoreTest, RemoveCollectsUnlistedBlobsOnlyWhenUnclaimed) {
   s.add(staged(s, "z"), R"({"c":3})", {parse_reference("gone2")});
   std::string pending;
   {
-    Fd claim = s.claim_blobs();
+    FileLock claim = s.claim_blobs();
     pending = blob("a layer on its way");
     EXPECT_TRUE(s.remove(parse_reference("gone1")));
     EXPECT_TRUE(fs::exists(s.blob_path(pending)));

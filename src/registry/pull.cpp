@@ -250,7 +250,7 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
 
   // From here until add() lists them, no rmi may collect the blobs this
   // pull finds stored or publishes.
-  Fd claim = store.claim_blobs();
+  FileLock claim = store.claim_blobs();
   // One Blob per distinct digest; cached ones are complete already.
   std::map<std::string, std::unique_ptr<Blob>> blobs;
   std::vector<Blob*> missing, all;

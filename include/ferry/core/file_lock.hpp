@@ -1,7 +1,9 @@
-/// An exclusive flock(2) on a lock file, held until destroyed (STYLE.md 5).
+/// A flock(2) on a lock file, held until destroyed (STYLE.md 5): exclusive
+/// (one writer) or shared (any number of holders, no exclusive one).
 /// Waits; says once on stderr when the wait is long, so a user knows why.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "ferry/core/fd.hpp"
@@ -10,13 +12,21 @@ namespace ferry {
 
 class FileLock {
  public:
-  /// Creates PATH if needed and takes the lock, waiting for other holders.
-  explicit FileLock(const std::string& path);
+  enum class Mode { kExclusive, kShared };
+
+  /// Creates PATH if needed (mode 0600) and takes the lock, waiting for
+  /// holders whose lock conflicts with MODE.
+  explicit FileLock(const std::string& path, Mode mode = Mode::kExclusive);
+  /// The exclusive lock on PATH if nobody holds it in either mode, else
+  /// none, at once. Throws only when PATH cannot be opened or locked.
+  static std::optional<FileLock> try_exclusive(const std::string& path);
+
   FileLock(FileLock&&) = default;
   FileLock& operator=(FileLock&&) = default;
   ~FileLock() = default;  // closing the fd releases the lock
 
  private:
+  explicit FileLock(Fd fd) : fd_(std::move(fd)) {}
   Fd fd_;
 };
 

@@ -8,6 +8,8 @@
 ///   ROOT/repositories.json              {"names": {"docker.io/library/x:1": "sha256:<hex>"}}
 ///   ROOT/tmp/                           work files of imports in progress
 ///   ROOT/lock                           flock(2) held by every writer
+///   ROOT/blobs.lock                     flock(2): shared by imports and pulls that
+///                                       may list stored blobs, exclusive to collect them
 ///
 /// Content-addressed: an image is stored once whatever names point at it.
 /// Every write is a temporary file, fsync, rename, under the lock, so a
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "ferry/core/fd.hpp"
+#include "ferry/core/file_lock.hpp"
 #include "ferry/core/sha256.hpp"
 #include "ferry/image/reference.hpp"
 
@@ -72,12 +75,12 @@ class Store {
   std::string blob_path(const std::string& digest) const;
   /// Moves the verified blob file TMP (from temp_path()) into place.
   void put_blob(const std::string& tmp, const std::string& digest);
-  /// A shared claim on the store's blobs (a descriptor: closing it ends the
-  /// claim), held by an import or a pull from before it looks for stored
-  /// blobs until its add() has written the manifest that lists them.
-  /// remove() collects unlisted blobs only while nobody holds a claim, so it
-  /// never takes one that is about to be listed.
-  Fd claim_blobs();
+  /// A shared claim on the store's blobs (the lock ends the claim), held
+  /// by an import or a pull from before it looks for stored blobs until its
+  /// add() has written the manifest that lists them. remove() collects
+  /// unlisted blobs only while nobody holds a claim, so it never takes one
+  /// that is about to be listed.
+  FileLock claim_blobs();
 
   /// Points DST at the image SRC names.
   void tag(const Reference& src, const Reference& dst);
