@@ -44,7 +44,7 @@ std::string g_gate;  // the step's directory name in /run/ferry while it exists
 std::string g_root;  // kRunDir/g_gate/root while the image is mounted there
 
 // Where the root child stopped, and why.
-enum Stage : int { kDone, kPrivilege, kRun, kGate, kAcl, kLoopControl, kLoop, kMount };
+enum Stage : int { kDone, kHelper, kPrivilege, kRun, kGate, kAcl, kLoopControl, kLoop, kMount };
 struct Report {
   int stage = kPrivilege;  // a child that says nothing did not get far
   int err = 0;
@@ -184,7 +184,7 @@ template <class Fn>
 Report in_child(Fn fn) {
   Report r;
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return r.err = errno, r;
+  if (::pipe2(p, O_CLOEXEC) != 0) return Report{kHelper, errno};
   pid_t pid = ::fork();
   if (pid == 0) {
     Report mine = fn();
@@ -193,7 +193,7 @@ Report in_child(Fn fn) {
   }
   ::close(p[1]);
   if (pid < 0) {
-    r.err = errno;
+    r = Report{kHelper, errno};
   } else {
     ssize_t n;
     while ((n = ::read(p[0], &r, sizeof r)) < 0 && errno == EINTR) {
@@ -209,6 +209,8 @@ Report in_child(Fn fn) {
 
 const char* stage_name(int stage) {
   switch (stage) {
+    case kHelper:
+      return "cannot start the helper process (pipe, fork)";
     case kPrivilege:
       return "cannot become root in slurmstepd";
     case kRun:
