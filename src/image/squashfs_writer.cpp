@@ -34,6 +34,7 @@
 #include <deque>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
@@ -50,12 +51,14 @@ namespace {
 // A sqfs_file_t over our own descriptor, so that a failed write keeps its
 // errno ("No space left on device") for the message.
 struct FdFile {
-  sqfs_file_t base;  // first: libsquashfs casts sqfs_file_t* to this
+  explicit FdFile(int f) : fd(f), writeback(f) {}
+  sqfs_file_t base{};  // first: libsquashfs casts sqfs_file_t* to this
   int fd;
-  uint64_t size;
-  int err;
-  Writeback writeback{-1};
+  uint64_t size = 0;
+  int err = 0;
+  Writeback writeback;  // of fd
 };
+static_assert(std::is_standard_layout_v<FdFile>, "libsquashfs's casts need base at offset 0");
 
 int fd_read_at(sqfs_file_t* f, sqfs_u64 off, void* buf, size_t size) {
   auto* self = reinterpret_cast<FdFile*>(f);
@@ -229,15 +232,13 @@ void SquashfsWriter::Impl::open_output() {
   }
   fd.reset(raw);
   if (fchmod(raw, 0644) != 0) throw_errno("chmod", tmp_path);
-  file = new FdFile{};
+  file = new FdFile(raw);
   file->base.base.destroy = fd_destroy;
   file->base.base.copy = fd_copy;
   file->base.read_at = fd_read_at;
   file->base.write_at = fd_write_at;
   file->base.get_size = fd_get_size;
   file->base.truncate = fd_truncate;
-  file->fd = raw;
-  file->writeback = Writeback(raw);
   file_obj.reset(&file->base);
 }
 
