@@ -30,7 +30,6 @@ bool try_lock(int fd, int op, const std::string& path) {
 
 FileLock::FileLock(const std::string& path, Mode mode) : fd_(open_or_throw(path, O_RDWR | O_CREAT, 0600)) {
   const int op = mode == Mode::kShared ? LOCK_SH : LOCK_EX;
-  if (try_lock(fd_.get(), op, path)) return;
   auto start = std::chrono::steady_clock::now();
   bool told = false;
   while (!try_lock(fd_.get(), op, path)) {
