@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <deque>
 #include <fmt/format.h>
 #include <optional>
 #include <set>
@@ -117,50 +116,44 @@ HostMpi resolve_host_mpi(const std::string& profile, const std::vector<std::stri
                          const std::vector<std::string>& plugin_dirs) {
   HostLoader loader;
   HostMpi out;
-  using Objects = std::map<std::string, HostObject>;
-  // PATH into OBJECTS, queued on TODO (every object added is queued once);
-  // false when it is no 64-bit ELF object.
-  auto add = [](Objects& objects, std::deque<std::string>& todo, std::vector<std::string>& added,
-                const std::string& path) {
-    if (objects.count(path) != 0) return true;
+  // PATH into out.objects and onto ADDED (every object once); false when
+  // it is no 64-bit ELF object.
+  auto add = [&](std::vector<std::string>& added, const std::string& path) {
+    if (out.objects.count(path) != 0) return true;
     auto elf = elf_at(path);
     if (!elf) return false;
-    objects[path] = HostObject{path, std::move(*elf), {}};
-    todo.push_back(path);
+    out.objects[path] = HostObject{path, std::move(*elf), {}};
     added.push_back(path);
     return true;
   };
-  // What the queued objects need, by the host loader's rules, into OBJECTS;
-  // ADDED lists the objects it (and the caller) added. Only they change.
+  // What ADDED's objects need, by the host loader's rules, into out.objects;
+  // the objects that brings are appended to ADDED and closed in turn.
   // Returns "OBJECT needs SONAME" for the first need the loader cannot meet.
-  auto close = [&](Objects& objects, std::deque<std::string> todo,
-                   std::vector<std::string>& added) -> std::optional<std::string> {
-    while (!todo.empty()) {
-      HostObject& obj = objects.at(todo.front());  // std::map: stays valid while `add` inserts
-      todo.pop_front();
+  auto close = [&](std::vector<std::string>& added) -> std::optional<std::string> {
+    for (size_t next = 0; next < added.size(); ++next) {
+      HostObject& obj = out.objects.at(added[next]);  // std::map: stays valid while `add` inserts
       for (const auto& so : obj.elf.needed) {
         if (is_glibc_library(so)) {
           obj.needed.emplace_back(so, "");
           continue;
         }
         auto path = loader.find(so, obj);
-        if (!path || !add(objects, todo, added, *path)) return fmt::format("{} needs {}", obj.path, so);
+        if (!path || !add(added, *path)) return fmt::format("{} needs {}", obj.path, so);
         obj.needed.emplace_back(so, *path);
       }
     }
     return std::nullopt;
   };
-  std::deque<std::string> todo;
   std::vector<std::string> added;
   for (const auto& l : libraries) {
-    if (!add(out.objects, todo, added, l)) {
+    if (!add(added, l)) {
       if (::access(l.c_str(), F_OK) != 0)
         throw Error(fmt::format("MPI profile '{}': host library {} does not exist", profile, l));
       throw Error(fmt::format("MPI profile '{}': host library {} is not a 64-bit ELF shared object", profile, l));
     }
     out.libraries.push_back(l);
   }
-  if (auto missing = close(out.objects, std::move(todo), added))
+  if (auto missing = close(added))
     throw Error(fmt::format("MPI profile '{}': host library {}, which the host's loader does not find", profile,
                             *missing));
   // A plugin the host's loader could not load either (a CUDA transport on a
@@ -170,10 +163,9 @@ HostMpi resolve_host_mpi(const std::string& profile, const std::vector<std::stri
     if (::stat(d.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // not every node has every transport
     out.plugin_dirs.push_back(d);
     for (const auto& p : plugin_files(d)) {
-      std::deque<std::string> queue;
       std::vector<std::string> mine;  // what this plugin brought: taken back if it cannot load
-      if (!add(out.objects, queue, mine, p)) continue;
-      if (auto missing = close(out.objects, std::move(queue), mine)) {
+      if (!add(mine, p)) continue;
+      if (auto missing = close(mine)) {
         log::debug(fmt::format("--mpi: plugin {} left out: {}, which the host's loader does not find", p, *missing));
         for (const auto& m : mine) out.objects.erase(m);
         continue;
