@@ -185,19 +185,19 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
       std::string tmp = fmt::format("{}/tmpfs{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
       mount_tmpfs(tmp, "mode=0755");
-      return move_mount_to(tmp, target.get(), m.destination);
-    }
-    if (m.kind == Mount::Kind::Served) {  // mounted in staging, then moved, as a tmpfs
+      move_mount_to(tmp, target.get(), m.destination);
+    } else if (m.kind == Mount::Kind::Served) {  // mounted in staging, then moved, as a tmpfs
       std::string tmp = fmt::format("{}/served{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
       mount_served(*m.served, tmp, ::getuid(), ::getgid());
-      return move_mount_to(tmp, target.get(), m.destination);
+      move_mount_to(tmp, target.get(), m.destination);
+    } else {
+      // /dev and device binds (GPUs, interconnect) keep their device nodes;
+      // everything else is nodev.
+      bool is_dev = m.destination == "/dev" || m.device;
+      attach_tree(om.tree.get(), target.get(), MountFlags{m.read_only, true, !is_dev}, m.destination);
     }
-    // /dev and device binds (GPUs, interconnect) keep their device nodes;
-    // everything else is nodev.
-    bool is_dev = m.destination == "/dev" || m.device;
-    attach_tree(om.tree.get(), target.get(), MountFlags{m.read_only, true, !is_dev}, m.destination);
-    if (m.destination == "/") rootfs.root_replaced();
+    rootfs.mounted_on(target.get());
   } catch (Error& e) {
     throw e.context(mount_label(m));
   }

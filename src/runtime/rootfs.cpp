@@ -42,7 +42,10 @@ std::string read_link(int fd, const std::string& what) {
 Rootfs::Rootfs(std::string root) : root_(std::move(root)) {}
 
 int Rootfs::root_fd() {
-  if (!root_fd_) root_fd_ = open_or_throw(root_, O_PATH | O_DIRECTORY);
+  if (!root_fd_) {
+    root_fd_ = open_or_throw(root_, O_PATH | O_DIRECTORY);
+    root_id_ = stat_fd(root_fd_.get(), root_);
+  }
   return root_fd_.get();
 }
 
@@ -59,7 +62,11 @@ Rootfs::Beneath Rootfs::resolve_beneath(const std::string& path, int flags, Fd& 
   return Beneath::kWalk;
 }
 
-void Rootfs::root_replaced() { root_fd_.reset(); }
+void Rootfs::mounted_on(int target) {
+  struct stat t {};
+  if (root_fd_ && ::fstat(target, &t) == 0 && t.st_dev == root_id_.st_dev && t.st_ino == root_id_.st_ino)
+    root_fd_.reset();
+}
 
 Rootfs::Walk Rootfs::walk(const std::string& path, bool follow_last) {
   Walk w;
@@ -126,10 +133,10 @@ std::optional<Fd> Rootfs::open_file(const std::string& path, struct stat& st) {
   Fd fd;
   Beneath b = resolve_beneath(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, fd);
   if (b == Beneath::kAbsent) return std::nullopt;
-  if (b == Beneath::kWalk) {
-    auto o = open(path);
-    if (!o) return std::nullopt;
-    fd = Fd(::open(fd_path(o->get()).c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (b == Beneath::kWalk) {  // not open(): its openat2 has just been answered
+    Walk w = walk(path, true);
+    if (!w.found) return std::nullopt;
+    fd = Fd(::open(fd_path(w.found->get()).c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   }
   if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   return fd;

@@ -51,9 +51,11 @@ class Rootfs {
   /// its parent is writable (a host bind). Throws naming PATH otherwise.
   Fd ensure(const std::string& path, bool directory);
 
-  /// Something was mounted on the root itself (a volume at /): later
-  /// lookups start from that mount, as a path lookup of the root would.
-  void root_replaced();
+  /// Something was just mounted on TARGET (an fd from ensure()). When that
+  /// is the root itself (a volume at /, or at a symlink in the image that
+  /// leads there), later lookups start from the mount, as a path lookup of
+  /// the root would.
+  void mounted_on(int target);
 
  private:
   struct Walk {
@@ -72,6 +74,7 @@ class Rootfs {
 
   std::string root_;
   Fd root_fd_;  // opened at first use (the root is mounted after construction)
+  struct stat root_id_ {};  // root_fd_'s device and inode
 };
 
 /// Creates the missing paths under `layer` (a fresh tmpfs), each existing
