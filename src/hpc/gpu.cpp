@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <optional>
 #include <set>
 
 #include "ferry/core/error.hpp"
@@ -66,8 +67,7 @@ std::vector<std::string> visibility_env(const GpuSelection& sel, const runtime::
 runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi::Spec>& specs,
                                   const std::vector<std::string>& dirs, const DeviceSettings& settings) {
   runtime::ContainerEdits out;
-  std::vector<int> nodes;  // the driver root's /dev/nvidiaN
-  bool host_root = false;  // nodes are the host's /dev's
+  std::optional<std::vector<int>> host_nodes;  // the host's /dev/nvidiaN, when the driver root is /
   if (cdi::has_kind(specs, kGpuKind)) {
     std::vector<std::string> names;
     if (sel.all) names.push_back(std::string(kGpuKind) + "=all");
@@ -76,19 +76,18 @@ runtime::ContainerEdits gpu_edits(const GpuSelection& sel, const std::vector<cdi
     out = cdi::resolve_devices(specs, names, dirs);
   } else {
     const std::string& root = settings.driver_root;
-    host_root = root == "/";
-    nodes = gpu_nodes(host_root ? "/dev" : root + "/dev");
-    std::vector<int> gpus = nodes;
-    if (!sel.all && sel.ids.empty()) {
+    const bool host_root = root == "/";
+    std::vector<int> nodes = gpu_nodes(host_root ? "/dev" : root + "/dev");
+    const bool by_index = !sel.all && sel.ids.empty();
+    if (by_index)
       for (int i : sel.indices)
-        if (std::find(gpus.begin(), gpus.end(), i) == gpus.end())
-          throw Error(fmt::format("--gpus: GPU {}: {}/dev/nvidia{} does not exist", i, root == "/" ? "" : root, i));
-      gpus = sel.indices;
-    }
-    out = driver_edits(root, gpus);
+        if (std::find(nodes.begin(), nodes.end(), i) == nodes.end())
+          throw Error(fmt::format("--gpus: GPU {}: {}/dev/nvidia{} does not exist", i, host_root ? "" : root, i));
+    out = driver_edits(root, by_index ? sel.indices : nodes);
     out.library_path.push_back(kDriverLibDir);
+    if (host_root) host_nodes = std::move(nodes);
   }
-  auto vis = visibility_env(sel, out, host_root ? &nodes : nullptr);
+  auto vis = visibility_env(sel, out, host_nodes ? &*host_nodes : nullptr);
   out.env.insert(out.env.end(), vis.begin(), vis.end());
   return out;
 }
