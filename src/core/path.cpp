@@ -31,6 +31,13 @@ std::vector<std::string> split_fields(const std::string& s, char sep) {
   }
 }
 
+std::vector<std::string> absolute_dirs(const std::string& search_path) {
+  std::vector<std::string> out;
+  for (auto& d : split_fields(search_path, ':'))
+    if (!d.empty() && d[0] == '/') out.push_back(std::move(d));
+  return out;
+}
+
 std::string normalize_path(std::string_view path) {
   std::string out;
   for (const auto& p : split_path(path)) out += "/" + p;

@@ -41,4 +41,10 @@ TEST(Path, SplitFieldsKeepsEmptyOnes) {
   EXPECT_TRUE(split_fields("", ':').empty());
 }
 
+TEST(Path, AbsoluteDirsDropsEmptyAndRelativeEntries) {
+  EXPECT_EQ(absolute_dirs("a:/x::/y"), (std::vector<std::string>{"/x", "/y"}));
+  EXPECT_EQ(absolute_dirs("/usr/bin:bin:."), (std::vector<std::string>{"/usr/bin"}));
+  EXPECT_TRUE(absolute_dirs("").empty());
+}
+
 }  // namespace ferry

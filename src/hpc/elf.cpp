@@ -7,6 +7,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "ferry/core/path.hpp"
+
 namespace ferry::hpc {
 namespace {
 
@@ -18,11 +20,10 @@ bool read_at(int fd, uint64_t off, T& out) {
   return ::pread(fd, &out, sizeof out, static_cast<off_t>(off)) == static_cast<ssize_t>(sizeof out);
 }
 
+// DT_RPATH/DT_RUNPATH entries, empty ones dropped (relative ones kept: $ORIGIN).
 std::vector<std::string> split_colon(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string p; std::getline(ss, p, ':');)
-    if (!p.empty()) out.push_back(p);
+  auto out = split_fields(s, ':');
+  std::erase(out, std::string());
   return out;
 }
 

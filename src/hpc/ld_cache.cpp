@@ -71,13 +71,6 @@ std::vector<LoaderCacheEntry> read_loader_cache(int fd) {
   }
 }
 
-std::vector<std::string> absolute_dirs(const std::string& search_path) {
-  std::vector<std::string> out;
-  for (auto& d : split_fields(search_path, ':'))
-    if (!d.empty() && d[0] == '/') out.push_back(std::move(d));
-  return out;
-}
-
 const std::vector<std::string>& default_library_dirs() {
 #if defined(__x86_64__)
 #define FERRY_MULTIARCH "x86_64-linux-gnu"

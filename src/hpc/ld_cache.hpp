@@ -45,11 +45,6 @@ std::vector<LoaderCacheEntry> read_loader_cache(int fd);
 /// the multiarch ones (Debian, Ubuntu), then lib64 and lib (other distributions).
 const std::vector<std::string>& default_library_dirs();
 
-/// The absolute directories of a search path such as LD_LIBRARY_PATH
-/// ("a:/x::/y" -> {/x, /y}): the loader would take the others against the
-/// working directory, which means nothing for another root.
-std::vector<std::string> absolute_dirs(const std::string& search_path);
-
 /// The glibc libraries, which must come from the same glibc as the image's
 /// loader: never injected, only checked (libc.so.6, libm.so.6, ld-linux*, ...).
 bool is_glibc_library(std::string_view soname);

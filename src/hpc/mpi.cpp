@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "ferry/core/error.hpp"
+#include "ferry/core/path.hpp"
 #include "ferry/core/log.hpp"
 #include "ferry/runtime/defaults.hpp"
 #include "ld_cache.hpp"

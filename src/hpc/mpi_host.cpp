@@ -12,6 +12,7 @@
 #include <set>
 
 #include "ferry/core/error.hpp"
+#include "ferry/core/path.hpp"
 #include "ferry/core/log.hpp"
 #include "ferry/core/fd.hpp"
 #include "ld_cache.hpp"

@@ -21,9 +21,9 @@
 #include <cstring>
 
 #include "ferry/core/error.hpp"
+#include "ferry/core/path.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/hpc/slurm_relay_wire.h"
-#include "ld_cache.hpp"
 #include "slurm_relay_internal.hpp"
 
 namespace ferry::hpc {

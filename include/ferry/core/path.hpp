@@ -15,6 +15,11 @@ std::vector<std::string> split_path(std::string_view path);
 /// Splits on SEP, keeping empty fields: "a::b:" -> {a, "", b, ""}; "" -> {}.
 std::vector<std::string> split_fields(const std::string& s, char sep);
 
+/// The absolute directories of a search path such as PATH or
+/// LD_LIBRARY_PATH ("a:/x::/y" -> {/x, /y}): the others would be taken
+/// against the working directory, which means nothing for another root.
+std::vector<std::string> absolute_dirs(const std::string& search_path);
+
 /// "/a//b/./c/" -> "/a/b/c"; keeps ".." components (callers reject them).
 std::string normalize_path(std::string_view path);
 
