@@ -15,6 +15,8 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/core/limits.hpp"
+#include "ferry/core/path.hpp"
+#include "ferry/runtime/defaults.hpp"
 
 namespace ferry::runtime {
 namespace {
@@ -82,26 +84,14 @@ int child_main(void* arg) noexcept {
   child_fail(p, kStageExec, (denied && (err == ENOENT || err == ENOTDIR)) ? EACCES : err);
 }
 
-std::string env_value(const std::vector<std::string>& env, const std::string& name) {
-  for (const auto& e : env)
-    if (e.compare(0, name.size() + 1, name + "=") == 0) return e.substr(name.size() + 1);
-  return {};
-}
-
 // execvp semantics with the container's PATH (glibc's execvpe would search
-// ferry's own PATH instead).
+// ferry's own PATH instead): an empty entry, or no PATH, is the working directory.
 std::vector<std::string> exec_candidates(const std::string& file, const std::vector<std::string>& env) {
   if (file.find('/') != std::string::npos) return {file};
+  std::vector<std::string> dirs = split_fields(env_get(env, "PATH").value_or(""), ':');
+  if (dirs.empty()) dirs.emplace_back();
   std::vector<std::string> out;
-  std::string path = env_value(env, "PATH");
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find(':', i);
-    if (j == std::string::npos) j = path.size();
-    std::string dir = path.substr(i, j - i);
-    out.push_back((dir.empty() ? "." : dir) + "/" + file);
-    i = j + 1;
-  }
+  for (const auto& dir : dirs) out.push_back((dir.empty() ? "." : dir) + "/" + file);
   return out;
 }
 
