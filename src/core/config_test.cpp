@@ -112,6 +112,7 @@ TEST(Config, StrictWithPositions) {
       {"[import]\nzstd-level = 40\n", "f.toml:2:14: import.zstd-level must be an integer from 1 to 22"},
       {"[import]\nzstd-level = \"3\"\n", "f.toml:2:14: import.zstd-level must be an integer from 1 to 22"},
       {"[store]\nsite = \"relative\"\n", "f.toml:2:8: store.site must be an absolute path"},
+      {"[store]\nsite = 1\n", "f.toml:2:8: store.site must be an absolute path"},  // not a string
       {"store = 1\n", "f.toml:1:9: 'store' must be a table"},
       {"[pull]\njobs = 0\n", "f.toml:2:8: pull.jobs must be an integer from 1 to 64"},
       {"[pull]\njobs = 65\n", "f.toml:2:8: pull.jobs must be an integer from 1 to 64"},
