@@ -29,10 +29,6 @@ image_loops() {
 # see: one per container.
 root_devs() { mount_devs '$5 == "/"' "$@"; }
 
-# nothing_left WHAT [JOBID...]: no loop device on this test's files, no
-# squashfs mount on the host, no step directory of the jobs in /run/ferry
-# (the loop device and the namespace's mounts go a moment after the last
-# process: up to 5 s).
 # host_mounts: the host's mounts of ferry's step images (under /run/ferry,
 # or squashfs on a loop device of this test's files; not a host's own
 # squashfs mounts, such as snaps).
@@ -43,6 +39,10 @@ host_mounts() {
   echo "$n"
 }
 
+# nothing_left WHAT [JOBID...]: no loop device on this test's files, no
+# squashfs mount on the host, no step directory of the jobs in /run/ferry
+# (the loop device and the namespace's mounts go a moment after the last
+# process: up to 5 s).
 nothing_left() {
   local what=$1 j
   shift
