@@ -133,7 +133,12 @@ bool Prefetcher::start() {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   try {
-    for (unsigned i = 0; i < count_; ++i) threads_.emplace_back([this] { run(); });
+    for (unsigned i = 0; i < count_; ++i) {
+      threads_.emplace_back([this] { run(); });
+      // Named by the creator, so the name is there once start() returns
+      // (ps, and a test that counts helpers), not when the thread first runs.
+      pthread_setname_np(threads_.back().native_handle(), "ferry-sqfs-ra");
+    }
   } catch (...) {
     // Without helpers every block is decompressed by the reader that needs it.
   }
@@ -146,7 +151,6 @@ bool Prefetcher::start() {
 }
 
 void Prefetcher::run() noexcept {
-  pthread_setname_np(pthread_self(), "ferry-sqfs-ra");
   std::unique_lock lock(mu_);
   for (;;) {
     wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
