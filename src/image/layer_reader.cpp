@@ -3,10 +3,12 @@
 // libarchive parses the tar stream; it never decompresses. A compressed
 // layer is decoded on a thread of its own (inflate.hpp: gzip through ISA-L,
 // zstd through libzstd): the thread reads the source (with its digest hook,
-// on_compressed), decodes straight into 1 MiB chunks, hashes each chunk for
-// the diff_id (on_uncompressed) and hands it to the tar parser through a
-// short queue. Reading, decoding and both hashes thus run beside the parsing
-// and the SquashFS writer instead of before them (docs/design/convert.md).
+// on_compressed), decodes straight into 1 MiB chunks and hands them to the
+// tar parser through a short queue; the parser's thread hashes each chunk for
+// the diff_id (on_uncompressed) as it takes it. Reading, decoding and both
+// hashes thus run beside the parsing and the SquashFS writer instead of
+// before them, and the diff_id's hash, the larger of the two, is not on the
+// decoding thread, which alone cannot be split (docs/design/convert.md).
 #include "ferry/image/layer.hpp"
 
 #include <archive.h>
@@ -157,7 +159,6 @@ struct LayerReader::Impl {
           break;
         }
       }
-      if (chunk.size > 0 && src.on_uncompressed) src.on_uncompressed(chunk.data.get(), chunk.size);
       std::lock_guard lock(mu);
       if (chunk.size > 0) full.push_back(std::move(chunk));
       if (end) inflated = true;
@@ -202,6 +203,12 @@ struct LayerReader::Impl {
     return n;
   }
 
+  // The diff_id's hook over a decompressed chunk, in stream order: on the
+  // thread that takes the chunks from the queue, outside the lock.
+  void hash(const Chunk& c) const {
+    if (src.on_uncompressed) src.on_uncompressed(c.data.get(), c.size);
+  }
+
   void fail(archive* a, const char* what) const {
     throw Error(src.label + ": " + what + ": " + archive_message(a));
   }
@@ -228,6 +235,13 @@ struct LayerReader::Impl {
     if (!im->full.empty()) {
       im->current = std::move(im->full.front());
       im->full.pop_front();
+      lock.unlock();
+      try {  // nothing may unwind through libarchive
+        im->hash(im->current);
+      } catch (const std::exception& e) {
+        archive_set_error(a, EIO, "%s", e.what());
+        return -1;
+      }
       *out = im->current.data.get();
       return static_cast<la_ssize_t>(im->current.size);
     }
@@ -375,13 +389,18 @@ void LayerReader::finish() {
   Impl& im = *impl_;
   if (im.decoder) {
     // The tar reader stops at the end-of-archive blocks; the thread goes on
-    // decompressing (and hashing) the rest: take its chunks until it ends.
+    // decompressing the rest: take (and hash) its chunks until it ends.
     {
       std::unique_lock lock(im.mu);
       for (;;) {
         while (!im.full.empty()) {
-          im.spare.push_back(std::move(im.full.front()));
+          Chunk c = std::move(im.full.front());
           im.full.pop_front();
+          lock.unlock();
+          im.hash(c);
+          lock.lock();
+          im.spare.push_back(std::move(c));
+          im.cv.notify_all();
         }
         im.cv.notify_all();
         if (im.inflated) break;

@@ -42,7 +42,9 @@ struct LayerSource {
   /// with the bytes read so far; returns once more are there or the file is
   /// complete, and false when it never will be (the read then fails) or
   /// when `stop` becomes true (the reader is being destroyed). It may be
-  /// called, like the hooks below, from the reader's decompression thread.
+  /// called, like on_compressed, from the reader's decompression thread;
+  /// on_uncompressed is called from the thread that calls next(),
+  /// read_body() and finish().
   std::function<bool(uint64_t consumed, const std::atomic<bool>& stop)> wait;
   /// Sees the blob as stored (compressed): the hook for its digest.
   ByteSink on_compressed;
