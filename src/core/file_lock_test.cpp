@@ -4,8 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <string>
+
+#include "test_temp_dir.hpp"
 
 namespace ferry {
 namespace {
@@ -13,17 +14,8 @@ namespace {
 // A lock file in a fresh directory, removed with it.
 class FileLockTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ferry-lock-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/lock";
-  }
-  void TearDown() override {
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  std::string dir_, path_;
+  test::TempDir tmp_{"lock"};
+  std::string dir_ = tmp_.path(), path_ = dir_ + "/lock";
 };
 
 // flock(2) locks belong to open file descriptions, so two FileLocks of one

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -28,6 +29,7 @@
 #include <vector>
 #include "ferry/core/error.hpp"
 #include "squashfs_reader.hpp"
+#include "test_temp_dir.hpp"
 
 namespace ferry::image::sqfs_test {
 
@@ -104,8 +106,8 @@ class SquashfsServerTest : public ::testing::Test {
       skip_ = "mksquashfs not installed";
       return;
     }
-    char tmpl[] = "/tmp/ferry-sqfs-test.XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
+    tmp_ = std::make_unique<test::TempDir>("sqfs");
+    dir_ = tmp_->path();
     fs::path tree = dir_ + "/tree";
     make_tree(tree);
     image_ = dir_ + "/image.sqfs";
@@ -113,9 +115,7 @@ class SquashfsServerTest : public ::testing::Test {
       skip_ = "mksquashfs failed (no zstd support?)";
   }
 
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  static void TearDownTestSuite() { tmp_.reset(); }
 
   static void make_tree(const fs::path& t) {
     fs::create_directories(t / "sub/deeper");
@@ -143,6 +143,7 @@ class SquashfsServerTest : public ::testing::Test {
   }
 
   static inline std::string skip_;
+  static inline std::unique_ptr<test::TempDir> tmp_;
   static inline std::string dir_;
   static inline std::string image_;
   static inline bool xattr_ = false;

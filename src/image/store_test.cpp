@@ -9,18 +9,15 @@
 
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "test_temp_dir.hpp"
 
 namespace ferry::image {
 namespace fs = std::filesystem;
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/ferry-store-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  test::TempDir tmp_{"store"};
+  std::string dir_ = tmp_.path();
 
   // A fake converted image: what an import leaves in temp_path().
   std::string staged(Store& s, const std::string& body) {
@@ -28,8 +25,6 @@ class StoreTest : public ::testing::Test {
     std::ofstream(p) << body;
     return p;
   }
-
-  std::string dir_;
 };
 
 TEST_F(StoreTest, AddLookupAndContentAddressing) {

@@ -13,6 +13,7 @@
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
 #include "ferry/core/log.hpp"
+#include "test_temp_dir.hpp"
 
 namespace ferry::registry {
 namespace fs = std::filesystem;
@@ -25,9 +26,6 @@ constexpr const char* kVars[] = {"HOME",          "XDG_CONFIG_HOME",     "FERRY_
 class CredentialsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ferry-creds-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     for (const char* v : kVars) {
       const char* old = std::getenv(v);
       saved_.emplace_back(v, old ? std::optional<std::string>(old) : std::nullopt);
@@ -38,7 +36,6 @@ class CredentialsTest : public ::testing::Test {
   void TearDown() override {
     for (const auto& [name, value] : saved_) value ? setenv(name, value->c_str(), 1) : unsetenv(name);
     log::set_debug(false);
-    fs::remove_all(dir_);
   }
 
   static void write(const std::string& path, const std::string& text) {
@@ -51,7 +48,8 @@ class CredentialsTest : public ::testing::Test {
     return R"({"auths": {")" + key + R"(": )" + entry + "}}";
   }
 
-  std::string dir_;
+  test::TempDir tmp_{"creds"};
+  std::string dir_ = tmp_.path();
   std::vector<std::pair<const char*, std::optional<std::string>>> saved_;
 };
 

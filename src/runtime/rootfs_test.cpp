@@ -9,6 +9,7 @@
 #include <string>
 
 #include "ferry/core/error.hpp"
+#include "test_temp_dir.hpp"
 
 namespace ferry::runtime {
 namespace {
@@ -18,10 +19,6 @@ namespace {
 class RootfsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/ferry-rootfs-test.XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    base_ = tmpl;
-    root_ = base_ + "/root";
     for (const char* d : {"/root", "/root/etc", "/root/usr", "/root/usr/lib", "/host"})
       ASSERT_EQ(::mkdir((base_ + d).c_str(), 0755), 0);
     std::ofstream(root_ + "/etc/passwd") << "root:x:0:0::/:/bin/sh\n";
@@ -31,7 +28,6 @@ class RootfsTest : public ::testing::Test {
     ASSERT_EQ(::symlink("../../host", (root_ + "/etc/out").c_str()), 0);  // climbs out: refused
     ASSERT_EQ(::mkfifo((root_ + "/etc/fifo").c_str(), 0644), 0);
   }
-  void TearDown() override { std::filesystem::remove_all(base_); }
   ino_t inode(const std::string& path) {
     struct stat st {};
     EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
@@ -43,7 +39,8 @@ class RootfsTest : public ::testing::Test {
     return st.st_ino;
   }
 
-  std::string base_, root_;
+  test::TempDir tmp_{"rootfs"};
+  std::string base_ = tmp_.path(), root_ = base_ + "/root";
 };
 
 TEST_F(RootfsTest, RelativeAndAbsoluteSymlinksResolveInsideTheRoot) {
