@@ -155,12 +155,20 @@ std::string mount_label(const Mount& m) {
 // The mount points the image lacks, found before anything is bound. A
 // destination below another bind is on the host's side: it is made (mkdir)
 // when that bind is in place.
-std::vector<MissingPath> plan_mount_points(Rootfs& image, const std::vector<OpenedMount>& opened,
-                                           const std::vector<Generated>& generated) {
+//
+// Mounts on the root itself (a volume at /, or at a symlink in the image
+// that leads there, whatever its depth as spelt) are moved to the front of
+// OPENED, in their order, and counted in ON_ROOT: they are mounted first,
+// so that the generated files and every other mount land in the new root
+// instead of in the tree it covers.
+std::vector<MissingPath> plan_mount_points(Rootfs& image, std::vector<OpenedMount>& opened,
+                                           const std::vector<Generated>& generated, size_t& on_root) {
   std::vector<MissingPath> out;
   for (const auto& g : generated)
     if (auto m = image.missing(g.destination, false)) out.push_back(std::move(*m));
-  for (const auto& om : opened) {
+  std::vector<bool> root(opened.size(), false);
+  for (size_t i = 0; i < opened.size(); ++i) {
+    const OpenedMount& om = opened[i];
     const std::string& dst = om.mount->destination;
     bool on_host = std::any_of(opened.begin(), opened.end(), [&](const OpenedMount& o) {
       return o.mount->kind == Mount::Kind::Bind && o.mount->destination != dst &&
@@ -168,10 +176,19 @@ std::vector<MissingPath> plan_mount_points(Rootfs& image, const std::vector<Open
     });
     if (on_host) continue;
     try {
-      if (auto m = image.missing(dst, om.directory)) out.push_back(std::move(*m));
+      bool r = false;
+      if (auto m = image.missing(dst, om.directory, &r)) out.push_back(std::move(*m));
+      root[i] = r;
     } catch (Error& e) {
       throw e.context(mount_label(*om.mount));
     }
+  }
+  on_root = static_cast<size_t>(std::count(root.begin(), root.end(), true));
+  if (on_root > 0) {
+    std::vector<OpenedMount> first, rest;
+    for (size_t i = 0; i < opened.size(); ++i) (root[i] ? first : rest).push_back(std::move(opened[i]));
+    for (auto& om : rest) first.push_back(std::move(om));
+    opened = std::move(first);
   }
   return out;
 }
@@ -286,6 +303,7 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
   std::string root = kLowerDir;
   std::vector<Generated> generated;
   std::vector<Mount> found;  // from spec.inspectors; `opened` points into it
+  size_t on_root = 0;        // the first mounts of `opened`: on the root itself
   {
     log::Timer t("root mount");
     mount_image(spec, src.server.get(), image_tree.get());
@@ -320,7 +338,7 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
       });
     }
     generated = account_files(image, spec.account);
-    auto points = plan_mount_points(image, opened, generated);
+    auto points = plan_mount_points(image, opened, generated, on_root);
     // Hooks write into the root (ldconfig's /etc/ld.so.cache): the
     // overlay's upper layer takes their writes until they are done.
     bool hooks = !spec.hooks.empty();
@@ -336,8 +354,9 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
   std::string cwd;
   {
     log::Timer t("binds");
+    for (size_t i = 0; i < on_root; ++i) apply_mount(rootfs, opened[i], static_cast<int>(i));
     for (size_t i = 0; i < generated.size(); ++i) mount_generated(rootfs, generated[i], static_cast<int>(i));
-    for (size_t i = 0; i < opened.size(); ++i) apply_mount(rootfs, opened[i], static_cast<int>(i));
+    for (size_t i = on_root; i < opened.size(); ++i) apply_mount(rootfs, opened[i], static_cast<int>(i));
     cwd = choose_cwd(rootfs, spec.process);
   }
   if (!spec.hooks.empty()) {

@@ -30,6 +30,8 @@ struct stat stat_fd(int fd, const std::string& what) {
   return st;
 }
 
+bool same_file(const struct stat& a, const struct stat& b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
 std::string read_link(int fd, const std::string& what) {
   char buf[PATH_MAX];
   ssize_t n = ::readlinkat(fd, "", buf, sizeof buf - 1);
@@ -64,8 +66,7 @@ Rootfs::Beneath Rootfs::resolve_beneath(const std::string& path, int flags, Fd& 
 
 void Rootfs::mounted_on(int target) {
   struct stat t {};
-  if (root_fd_ && ::fstat(target, &t) == 0 && t.st_dev == root_id_.st_dev && t.st_ino == root_id_.st_ino)
-    root_fd_.reset();
+  if (root_fd_ && ::fstat(target, &t) == 0 && same_file(t, root_id_)) root_fd_.reset();
 }
 
 Rootfs::Walk Rootfs::walk(const std::string& path, bool follow_last) {
@@ -142,24 +143,25 @@ std::optional<Fd> Rootfs::open_file(const std::string& path, struct stat& st) {
   return fd;
 }
 
-bool Rootfs::check_type(int fd, const std::string& path, bool directory) {
-  bool is_dir = S_ISDIR(stat_fd(fd, path).st_mode);
+struct stat Rootfs::check_type(int fd, const std::string& path, bool directory) {
+  struct stat st = stat_fd(fd, path);
+  bool is_dir = S_ISDIR(st.st_mode);
   if (is_dir != directory)
     throw Error(fmt::format("{}: exists in the container as a {}, expected a {}", path,
                             is_dir ? "directory" : "file", directory ? "directory" : "file"));
-  return true;
+  return st;
 }
 
-std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directory) {
-  if (Fd fd; resolve_beneath(path, O_PATH, fd) == Beneath::kFound) {
-    check_type(fd.get(), path, directory);
+std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directory, bool* on_root) {
+  if (on_root) *on_root = false;
+  auto found = [&](int fd) -> std::optional<MissingPath> {
+    struct stat st = check_type(fd, path, directory);
+    if (on_root) *on_root = same_file(st, root_id_);
     return std::nullopt;
-  }
+  };
+  if (Fd fd; resolve_beneath(path, O_PATH, fd) == Beneath::kFound) return found(fd.get());
   Walk w = walk(path, true);
-  if (w.found) {
-    check_type(w.found->get(), path, directory);
-    return std::nullopt;
-  }
+  if (w.found) return found(w.found->get());
   MissingPath m;
   m.existing.assign(w.names.begin() + 1, w.names.end());
   for (size_t i = 1; i < w.chain.size(); ++i) m.modes.push_back(stat_fd(w.chain[i].get(), path).st_mode);

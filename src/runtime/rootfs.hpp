@@ -44,8 +44,9 @@ class Rootfs {
   std::optional<Fd> open_file(const std::string& path, struct stat& st);
 
   /// nullopt when PATH exists as the wanted type; what is missing otherwise.
-  /// Throws if it exists with the other type.
-  std::optional<MissingPath> missing(const std::string& path, bool directory);
+  /// Throws if it exists with the other type. ON_ROOT, when given, is set
+  /// to whether PATH is the root itself (/, or a symlink that leads there).
+  std::optional<MissingPath> missing(const std::string& path, bool directory, bool* on_root = nullptr);
 
   /// O_PATH fd of PATH, making it (mkdir, or an empty file) when missing and
   /// its parent is writable (a host bind). Throws naming PATH otherwise.
@@ -70,7 +71,8 @@ class Rootfs {
   enum class Beneath { kFound, kAbsent, kWalk };
   Beneath resolve_beneath(const std::string& path, int flags, Fd& out);
   int root_fd();
-  bool check_type(int fd, const std::string& path, bool directory);
+  /// FD's stat when it is of the wanted type; throws naming PATH otherwise.
+  struct stat check_type(int fd, const std::string& path, bool directory);
 
   std::string root_;
   Fd root_fd_;  // opened at first use (the root is mounted after construction)
