@@ -149,7 +149,9 @@ void mount_generated(Rootfs& rootfs, const Generated& g, int index) {
 }
 
 std::string mount_label(const Mount& m) {
-  return m.kind == Mount::Kind::Bind ? fmt::format("volume {}:{}", m.source, m.destination) : m.destination;
+  if (m.kind != Mount::Kind::Bind) return m.destination;
+  if (m.volume) return fmt::format("volume {}:{}", m.source, m.destination);
+  return m.source == m.destination ? "the host's " + m.source : fmt::format("the host's {} at {}", m.source, m.destination);
 }
 
 // The mount points the image lacks, found before anything is bound. A
@@ -157,7 +159,8 @@ std::string mount_label(const Mount& m) {
 // when that bind is in place.
 //
 // Mounts on the root itself (a volume at /, or at a symlink in the image
-// that leads there, whatever its depth as spelt) are moved to the front of
+// that leads there, whatever its depth as spelt; a default mount there is
+// refused: a hostile image's `tmp -> /`) are moved to the front of
 // OPENED, in their order, and counted in ON_ROOT: they are mounted first,
 // so that the generated files and every other mount land in the new root
 // instead of in the tree it covers.
@@ -178,6 +181,12 @@ std::vector<MissingPath> plan_mount_points(Rootfs& image, std::vector<OpenedMoun
     try {
       bool r = false;
       if (auto m = image.missing(dst, om.directory, &r)) out.push_back(std::move(*m));
+      // Else the host's /tmp, say, would become the root, and the mount
+      // points of the others would be made in it.
+      if (r && !om.mount->volume)
+        throw Error(fmt::format("{} leads to / in the image (a symlink): only a volume (-v) may replace the "
+                                "container's root",
+                                dst));
       root[i] = r;
     } catch (Error& e) {
       throw e.context(mount_label(*om.mount));

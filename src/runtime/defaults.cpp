@@ -142,6 +142,7 @@ Mount parse_volume(const std::string& spec) {
   if (parts.empty() || parts.size() > 3 || std::any_of(parts.begin(), parts.end(), [](auto& p) { return p.empty(); }))
     throw Error(fmt::format("volume '{}': expected SRC[:DST[:ro|rw]]", spec));
   Mount m;
+  m.volume = true;
   m.source = absolute_path(parts[0]);
   m.destination = parts.size() >= 2 ? parts[1] : m.source;
   if (parts.size() == 3) {

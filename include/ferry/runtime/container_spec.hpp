@@ -48,6 +48,11 @@ struct Mount {
   bool recursive = false;   ///< bind submounts too (/dev, /proc, /sys)
   bool optional = false;    ///< skip quietly when the source is missing (site defaults)
   bool device = false;      ///< keep device nodes usable (no nodev): GPU and interconnect devices
+  /// A volume given by the user or a site profile (parse_volume): the only
+  /// kind of mount that may replace the root (at /, or at a symlink in the
+  /// image that leads there). A default that an image's symlink aims at the
+  /// root is refused.
+  bool volume = false;
   std::shared_ptr<ServedFs> served = nullptr;  ///< Served: the server, shared by copies of the spec
 };
 
