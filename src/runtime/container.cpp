@@ -51,6 +51,12 @@ struct OpenedMount {
   const Mount* mount;
   Fd tree;
   bool directory = false;
+  // Spelt below another mount (a host directory's bind, a tmpfs, a per-node
+  // cache), or in a volume that replaced the root: its mount point is made
+  // there when missing. Any other's was made in the image's layer
+  // (plan_mount_points); missing when it is mounted, a symlink in the image
+  // has led it into a host directory, and nothing is made there.
+  bool make_point = false;
 };
 
 std::vector<OpenedMount> open_sources(const std::vector<Mount>& mounts) {
@@ -171,13 +177,16 @@ std::vector<MissingPath> plan_mount_points(Rootfs& image, std::vector<OpenedMoun
     if (auto m = image.missing(g.destination, false)) out.push_back(std::move(*m));
   std::vector<bool> root(opened.size(), false);
   for (size_t i = 0; i < opened.size(); ++i) {
-    const OpenedMount& om = opened[i];
+    OpenedMount& om = opened[i];
     const std::string& dst = om.mount->destination;
-    bool on_host = std::any_of(opened.begin(), opened.end(), [&](const OpenedMount& o) {
-      return o.mount->kind == Mount::Kind::Bind && o.mount->destination != dst &&
-             path_within(dst, o.mount->destination);
-    });
-    if (on_host) continue;
+    auto below = [&](bool host_only) {
+      return std::any_of(opened.begin(), opened.end(), [&](const OpenedMount& o) {
+        return (host_only ? o.mount->kind == Mount::Kind::Bind : o.mount->kind != Mount::Kind::Content) &&
+               o.mount->destination != dst && path_within(dst, o.mount->destination);
+      });
+    };
+    om.make_point = below(false);
+    if (below(true)) continue;
     try {
       bool r = false;
       if (auto m = image.missing(dst, om.directory, &r)) out.push_back(std::move(*m));
@@ -193,9 +202,12 @@ std::vector<MissingPath> plan_mount_points(Rootfs& image, std::vector<OpenedMoun
     }
   }
   on_root = static_cast<size_t>(std::count(root.begin(), root.end(), true));
-  if (on_root > 0) {
+  if (on_root > 0) {  // the others land in the volume that replaced the root
     std::vector<OpenedMount> first, rest;
-    for (size_t i = 0; i < opened.size(); ++i) (root[i] ? first : rest).push_back(std::move(opened[i]));
+    for (size_t i = 0; i < opened.size(); ++i) {
+      if (!root[i]) opened[i].make_point = true;
+      (root[i] ? first : rest).push_back(std::move(opened[i]));
+    }
     for (auto& om : rest) first.push_back(std::move(om));
     opened = std::move(first);
   }
@@ -206,7 +218,8 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
   const Mount& m = *om.mount;
   try {
     if (m.kind == Mount::Kind::Content) return mount_generated(rootfs, {m.destination, m.content}, 100 + index);
-    Fd target = rootfs.ensure(m.destination, om.directory);
+    Fd target =
+        om.make_point ? rootfs.ensure(m.destination, om.directory) : rootfs.existing(m.destination, om.directory);
     if (m.kind == Mount::Kind::Tmpfs) {
       std::string tmp = fmt::format("{}/tmpfs{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);

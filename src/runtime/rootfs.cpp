@@ -170,6 +170,16 @@ std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directo
   return m;
 }
 
+Fd Rootfs::existing(const std::string& path, bool directory) {
+  auto fd = open(path);
+  if (!fd)
+    throw Error(fmt::format("{}: a symlink in the image leads it into a host directory, where ferry makes no mount "
+                            "point",
+                            path));
+  check_type(fd->get(), path, directory);
+  return std::move(*fd);
+}
+
 Fd Rootfs::ensure(const std::string& path, bool directory) {
   if (Fd fd; resolve_beneath(path, O_PATH, fd) == Beneath::kFound) {
     check_type(fd.get(), path, directory);

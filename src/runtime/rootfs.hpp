@@ -51,6 +51,11 @@ class Rootfs {
   /// O_PATH fd of PATH, making it (mkdir, or an empty file) when missing and
   /// its parent is writable (a host bind). Throws naming PATH otherwise.
   Fd ensure(const std::string& path, bool directory);
+  /// O_PATH fd of PATH, which must exist as the wanted type: a mount point
+  /// that the image's layer holds, now perhaps reached through a symlink in
+  /// the image. Missing, it has been led into a host directory, where
+  /// nothing is made for it: throws naming PATH.
+  Fd existing(const std::string& path, bool directory);
 
   /// Something was just mounted on TARGET (an fd from ensure()). When that
   /// is the root itself (a volume at /, or at a symlink in the image that

@@ -1,0 +1,46 @@
+# A hostile image cannot redirect ferry's default binds with a symlink so
+# that the host is written to:
+# - one aimed at the image's root (tmp -> /, or a symlink at the path of the
+#   working directory) is refused with one line: the host's directory would
+#   become the container's root, and the other mounts' mount points would be
+#   made in it, on the host. Only a volume the user gives may replace the
+#   root (volume_at_root.sh);
+# - one that a symlink leads into another bind's host directory (srv -> tmp,
+#   with the working directory under /srv) is refused: its mount point would
+#   be made in the host's /tmp.
+. "$(dirname "$0")/../lib.sh"
+
+# The working directory: outside /tmp and the home (whose binds would hold
+# it) and the system directories (/var, /usr, ...: never bound as one).
+W=$(mktemp -d /srv/ferry-redirect.XXXXXX)
+at_exit 'rm -rf "$W"'
+chmod 0755 "$W"
+user_dir "$W/work"
+
+mkdir -p "$T/img"
+ln -s / "$T/img/tmp"
+while read -r form img; do
+  err=$(as_user "$FERRY" run "$img" true 2>&1) && fail "$form: tmp -> / accepted"
+  expect_eq "$err" \
+    "ferry: run $img: the host's /tmp: /tmp leads to / in the image (a symlink): only a volume (-v) may replace the container's root" \
+    "$form: tmp -> / message"
+  expect_status "$EXIT_FAILURE" as_user "$FERRY" run "$img" true
+done < <(image_forms)
+
+make_busybox_image "$T/cwd-img" >/dev/null
+mkdir -p "$(dirname "$T/cwd-img$W/work")"
+ln -s / "$T/cwd-img$W/work"
+err=$(AS_USER_CWD=$W/work as_user "$FERRY" run "$T/cwd-img" true 2>&1) && fail "working directory -> / accepted"
+expect_eq "$err" \
+  "ferry: run $T/cwd-img: the host's $W/work: $W/work leads to / in the image (a symlink): only a volume (-v) may replace the container's root" \
+  "working directory -> / message"
+[ -z "$(ls -A "$W/work")" ] || fail "mount points were made in the host's working directory: $(ls -A "$W/work")"
+
+# srv -> tmp: the working directory's bind would land in the host's /tmp.
+make_busybox_image "$T/srv-img" >/dev/null
+ln -s tmp "$T/srv-img/srv"
+err=$(AS_USER_CWD=$W/work as_user "$FERRY" run "$T/srv-img" true 2>&1) && fail "srv -> tmp accepted"
+expect_eq "$err" \
+  "ferry: run $T/srv-img: the host's $W/work: $W/work: a symlink in the image leads it into a host directory, where ferry makes no mount point" \
+  "srv -> tmp message"
+[ ! -e "/tmp/$(basename "$W")" ] || fail "a mount point was made in the host's /tmp: /tmp/$(basename "$W")"
