@@ -205,7 +205,8 @@ std::vector<MissingPath> plan_mount_points(Rootfs& image, std::vector<OpenedMoun
   if (on_root > 0) {  // the others land in the volume that replaced the root
     std::vector<OpenedMount> first, rest;
     for (size_t i = 0; i < opened.size(); ++i) {
-      if (!root[i]) opened[i].make_point = true;
+      // After the first, each lands in the volume that replaced the root.
+      if (!root[i] || !first.empty()) opened[i].make_point = true;
       (root[i] ? first : rest).push_back(std::move(opened[i]));
     }
     for (auto& om : rest) first.push_back(std::move(om));
@@ -220,6 +221,12 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
     if (m.kind == Mount::Kind::Content) return mount_generated(rootfs, {m.destination, m.content}, 100 + index);
     Fd target =
         om.make_point ? rootfs.ensure(m.destination, om.directory) : rootfs.existing(m.destination, om.directory);
+    // The plan checked this in the image; a symlink in a host directory
+    // bound since (another user's, in /tmp) may lead there too.
+    if (!m.volume && rootfs.is_root(target.get()))
+      throw Error(fmt::format("{} leads to the container's root through a symlink: only a volume (-v) may replace "
+                              "it",
+                              m.destination));
     if (m.kind == Mount::Kind::Tmpfs) {
       std::string tmp = fmt::format("{}/tmpfs{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
@@ -350,7 +357,23 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
       if (!wanted.empty())  // else nothing to compare: no lookups
         for (const auto& s : spec.mounts)
           if (auto id = identity(s.destination)) bound.insert(*id);
+      // A path the image named (its ld.so.cache, its LD_LIBRARY_PATH) at or
+      // below one of the other mounts is not the image's file once that
+      // mount is in place, and its mount point would be made there, in a
+      // host directory: left out, as is one that is not a plain absolute
+      // path.
+      auto covered = [&](const std::string& d) {
+        return d.empty() || d[0] != '/' || has_dotdot(d) ||
+               std::any_of(spec.mounts.begin(), spec.mounts.end(), [&](const Mount& s) {
+                 return s.kind != Mount::Kind::Content && path_within(d, s.destination);
+               });
+      };
       for (auto& m : wanted) {
+        m.destination = normalize_path(m.destination);
+        if (covered(m.destination)) {
+          log::debug(fmt::format("{}: under another mount, not the image's file: not bound", m.destination));
+          continue;
+        }
         auto id = identity(m.destination);
         if (!id || bound.count(*id) == 0) found.push_back(std::move(m));
       }

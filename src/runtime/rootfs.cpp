@@ -65,8 +65,13 @@ Rootfs::Beneath Rootfs::resolve_beneath(const std::string& path, int flags, Fd& 
 }
 
 void Rootfs::mounted_on(int target) {
-  struct stat t {};
-  if (root_fd_ && ::fstat(target, &t) == 0 && same_file(t, root_id_)) root_fd_.reset();
+  if (root_fd_ && is_root(target)) root_fd_.reset();
+}
+
+bool Rootfs::is_root(int fd) {
+  root_fd();  // root_id_ is the current root's
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && same_file(st, root_id_);
 }
 
 Rootfs::Walk Rootfs::walk(const std::string& path, bool follow_last) {

@@ -62,6 +62,8 @@ class Rootfs {
   /// leads there), later lookups start from the mount, as a path lookup of
   /// the root would.
   void mounted_on(int target);
+  /// True when FD is the root (as mounted now).
+  bool is_root(int fd);
 
  private:
   struct Walk {

@@ -12,20 +12,29 @@
 
 # The working directory: outside /tmp and the home (whose binds would hold
 # it) and the system directories (/var, /usr, ...: never bound as one).
+[ -d /srv ] && [ -w /srv ] || skip "/srv is not writable here"
 W=$(mktemp -d /srv/ferry-redirect.XXXXXX)
 at_exit 'rm -rf "$W"'
 chmod 0755 "$W"
 user_dir "$W/work"
 
-mkdir -p "$T/img"
-ln -s / "$T/img/tmp"
+# The image is made first, its tmp replaced by the symlink after: nothing
+# writes through it on the host.
+make_busybox_image "$T/img" >/dev/null
+rmdir "$T/img/tmp" && ln -s / "$T/img/tmp"
+forms="dir $T/img"
+if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
+  need_fuse
+  make_squashfs "$T/img" "$T/img.sqfs" >/dev/null
+  forms+=$'\n'"sqfs $T/img.sqfs"
+fi
 while read -r form img; do
   err=$(as_user "$FERRY" run "$img" true 2>&1) && fail "$form: tmp -> / accepted"
   expect_eq "$err" \
     "ferry: run $img: the host's /tmp: /tmp leads to / in the image (a symlink): only a volume (-v) may replace the container's root" \
     "$form: tmp -> / message"
   expect_status "$EXIT_FAILURE" as_user "$FERRY" run "$img" true
-done < <(image_forms)
+done <<<"$forms"
 
 make_busybox_image "$T/cwd-img" >/dev/null
 mkdir -p "$(dirname "$T/cwd-img$W/work")"
