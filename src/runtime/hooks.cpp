@@ -184,11 +184,21 @@ void run_hook(const Hook& h, int exe, const HookContext& ctx) {
 }  // namespace
 
 void prepare_hook_layer(Rootfs& image, const std::string& layer) {
-  auto etc = image.open("/etc", /*follow_last=*/false);
-  struct stat st {};
-  if (!etc || ::fstatat(etc->get(), "", &st, AT_EMPTY_PATH) != 0 || !S_ISDIR(st.st_mode)) return;
+  auto mode_of = [&](const char* path) -> mode_t {  // 0: absent
+    auto fd = image.open(path, /*follow_last=*/false);
+    struct stat st {};
+    return fd && ::fstatat(fd->get(), "", &st, AT_EMPTY_PATH) == 0 ? st.st_mode : 0;
+  };
+  // Hooks write in /etc (ldconfig's cache, ld.so.conf.d) and are not
+  // chrooted: a symlink there would lead their writes out of the image,
+  // into a host bind (your home, /tmp) or the host itself.
+  mode_t etc = mode_of("/etc");
+  const char* link = S_ISLNK(etc) ? "/etc" : S_ISLNK(mode_of("/etc/ld.so.conf.d")) ? "/etc/ld.so.conf.d" : nullptr;
+  if (link != nullptr)
+    throw Error(fmt::format("createContainer hooks write in {}, which is a symlink in the image: not run", link));
+  if (!S_ISDIR(etc)) return;
   std::string path = layer + "/etc";
-  if (::mkdir(path.c_str(), st.st_mode & 07777) != 0 && errno != EEXIST) throw_errno("mkdir", path);
+  if (::mkdir(path.c_str(), etc & 07777) != 0 && errno != EEXIST) throw_errno("mkdir", path);
 }
 
 std::vector<Fd> open_hooks(const std::vector<Hook>& hooks) {
