@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -12,8 +13,14 @@
 namespace ferry::hpc {
 namespace {
 
+// Limits on what an image's ELF file (written by anyone) may make ferry
+// hold: far above any real library's, far below a node's memory.
 constexpr size_t kMaxStrtab = 64 << 20;
 constexpr int kMaxVersions = 4096;
+constexpr size_t kMaxDynamic = 1 << 16;       // dynamic entries kept
+constexpr size_t kMaxVersionPairs = 1 << 16;  // (file, version) needs
+constexpr size_t kMaxName = 255;              // a soname or version name (NAME_MAX)
+constexpr size_t kMaxPathList = 64 << 10;     // DT_RPATH, DT_RUNPATH
 
 template <typename T>
 bool read_at(int fd, uint64_t off, T& out) {
@@ -59,9 +66,12 @@ class Reader {
     return std::nullopt;
   }
 
-  std::string str(uint64_t off) const {
+  // The string at OFF in the string table; empty when OFF is outside it or
+  // the string is longer than MAX.
+  std::string str(uint64_t off, size_t max = kMaxName) const {
     if (off >= strtab_.size()) return {};
-    return std::string(strtab_.c_str() + off);
+    size_t n = ::strnlen(strtab_.c_str() + off, std::min<size_t>(max + 1, strtab_.size() - off));
+    return n > max ? std::string() : std::string(strtab_.c_str() + off, n);
   }
 
   bool read_dynamic(const Elf64_Phdr& dyn, ElfInfo& info) {
@@ -78,7 +88,9 @@ class Reader {
         case DT_VERNEEDNUM: verneednum = d.d_un.d_val; break;
         case DT_VERDEF: verdef = d.d_un.d_ptr; break;
         case DT_VERDEFNUM: verdefnum = d.d_un.d_val; break;
-        default: entries.push_back(d);
+        default:
+          if (entries.size() == kMaxDynamic) return false;
+          entries.push_back(d);
       }
     }
     auto str_off = offset_of(strtab);
@@ -88,8 +100,8 @@ class Reader {
     for (const auto& d : entries) {
       if (d.d_tag == DT_NEEDED) info.needed.push_back(str(d.d_un.d_val));
       else if (d.d_tag == DT_SONAME) info.soname = str(d.d_un.d_val);
-      else if (d.d_tag == DT_RPATH) info.rpath = split_colon(str(d.d_un.d_val));
-      else if (d.d_tag == DT_RUNPATH) info.runpath = split_colon(str(d.d_un.d_val));
+      else if (d.d_tag == DT_RPATH) info.rpath = split_colon(str(d.d_un.d_val, kMaxPathList));
+      else if (d.d_tag == DT_RUNPATH) info.runpath = split_colon(str(d.d_un.d_val, kMaxPathList));
     }
     if (verneed != 0 && !read_verneed(verneed, verneednum, info)) return false;
     if (verdef != 0 && !read_verdef(verdef, verdefnum, info)) return false;
@@ -109,7 +121,7 @@ class Reader {
       uint64_t aux = at + vn.vn_aux;
       for (unsigned j = 0; j < vn.vn_cnt; ++j) {
         Elf64_Vernaux va{};
-        if (!read_at(fd_, aux, va)) return false;
+        if (!read_at(fd_, aux, va) || info.verneed.size() == kMaxVersionPairs) return false;
         info.verneed.emplace_back(file, str(va.vna_name));
         if (va.vna_next == 0) break;
         aux += va.vna_next;

@@ -26,11 +26,19 @@ uint32_t u32(std::string_view d, size_t off) {
   return v;
 }
 
+// Limits on what an image's ld.so.cache (written by anyone) may make ferry
+// hold: a path is at most PATH_MAX, and all kept strings together at most
+// kMaxStrings (a real cache's are well under 1 MiB).
+constexpr size_t kMaxPath = 4096;
+constexpr size_t kMaxStrings = 16 << 20;
+
+// The NUL-terminated string at OFF; empty when it is outside D, unended or
+// longer than kMaxPath.
 std::string c_string(std::string_view d, size_t off) {
   if (off >= d.size()) return {};
-  auto end = d.find('\0', off);
+  auto end = d.substr(off, kMaxPath + 1).find('\0');
   if (end == std::string_view::npos) return {};
-  return std::string(d.substr(off, end - off));
+  return std::string(d.substr(off, end));
 }
 
 }  // namespace
@@ -49,16 +57,18 @@ std::optional<std::vector<LoaderCacheEntry>> parse_loader_cache(std::string_view
   uint64_t n = u32(d, 20);
   if (n > (d.size() - kNewHeader) / kNewEntry) return std::nullopt;
   std::vector<LoaderCacheEntry> out;
-  out.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) {
+  size_t kept = 0;  // string bytes
+  for (uint64_t i = 0; i < n && kept < kMaxStrings; ++i) {
     size_t e = kNewHeader + i * kNewEntry;
     LoaderCacheEntry c;
     std::memcpy(&c.flags, d.data() + e, sizeof c.flags);
-    c.soname = c_string(d, u32(d, e + 4));
-    c.path = c_string(d, u32(d, e + 8));
     if ((c.flags & kFlagTypeMask) != kFlagElfLibc6) continue;
     if (kNativeRequired >= 0 && (c.flags & kFlagRequiredMask) != kNativeRequired) continue;
-    if (!c.soname.empty() && !c.path.empty() && c.path[0] == '/') out.push_back(std::move(c));
+    c.soname = c_string(d, u32(d, e + 4));
+    c.path = c_string(d, u32(d, e + 8));
+    if (c.soname.empty() || c.path.empty() || c.path[0] != '/') continue;
+    kept += c.soname.size() + c.path.size();
+    out.push_back(std::move(c));
   }
   return out;
 }

@@ -3,15 +3,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "elf.hpp"
 #include "ferry/core/config.hpp"
 #include "ferry/core/error.hpp"
 #include "ferry/core/fd.hpp"
+#include "ferry/core/file_lock.hpp"
 #include "ferry/hpc/mpi.hpp"
 #include "ld_cache.hpp"
 #include "mpi_host.hpp"
 #include "mpi_image.hpp"
+#include "test_temp_dir.hpp"
 
 namespace ferry::hpc {
 namespace {
@@ -33,6 +37,40 @@ TEST(LoaderCache, GarbageIsNotACache) {
   EXPECT_FALSE(parse_loader_cache(huge));
 }
 
+// A new-format cache (glibc's dl-cache.h) of ENTRIES (soname, path).
+std::string make_cache(const std::vector<std::pair<std::string, std::string>>& entries) {
+  const size_t header = 48, entry = 24;
+  std::string strings;
+  std::string table;
+  size_t base = header + entries.size() * entry;
+  auto put32 = [](std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); };
+  for (const auto& [soname, path] : entries) {
+    put32(table, static_cast<uint32_t>(0x0003 | std::max<int32_t>(kNativeRequired, 0)));  // libc6, this ABI
+    put32(table, static_cast<uint32_t>(base + strings.size()));
+    strings += soname + '\0';
+    put32(table, static_cast<uint32_t>(base + strings.size()));
+    strings += path + '\0';
+    table.append(12, '\0');  // osversion, hwcap
+  }
+  std::string h(header, '\0');
+  h.replace(0, 20, "glibc-ld.so.cache1.1");
+  uint32_t n = static_cast<uint32_t>(entries.size()), len = static_cast<uint32_t>(strings.size());
+  std::memcpy(&h[20], &n, 4);
+  std::memcpy(&h[24], &len, 4);
+  return h + table + strings;
+}
+
+// An image's cache is anyone's: a path longer than PATH_MAX is passed over,
+// not copied (a few such entries could otherwise hold gigabytes).
+TEST(LoaderCache, OverlongPathsArePassedOver) {
+  auto entries = parse_loader_cache(make_cache({{"libmpich.so.12", "/opt/mpi/lib/libmpich.so.12"},
+                                               {"libhuge.so.1", "/" + std::string(5000, 'x')}}));
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ(entries->front().soname, "libmpich.so.12");
+  EXPECT_EQ(entries->front().path, "/opt/mpi/lib/libmpich.so.12");
+}
+
 TEST(Elf, VersionOrder) {
   EXPECT_TRUE(version_less("GLIBC_2.2.5", "GLIBC_2.34"));
   EXPECT_TRUE(version_less("GLIBC_2.3", "GLIBC_2.3.4"));
@@ -48,6 +86,28 @@ TEST(Elf, ReadsLibcVersions) {
                           [](auto& v) { return v.first == "libc.so.6" && v.second.rfind("GLIBC_", 0) == 0; }));
   Fd text(::open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC));
   EXPECT_FALSE(read_elf(text.get()));
+}
+
+// An image's ELF file is anyone's: a name longer than NAME_MAX reads as
+// none, not as a copy of whatever the string table holds.
+TEST(Elf, OverlongNamesReadAsNone) {
+  test::TempDir tmp("elf");
+  std::string src = tmp.path() + "/x.c";
+  write_file_atomic(src, "int x(void) { return 1; }\n");
+  auto build = [&](const std::string& out, const std::string& soname) {
+    std::string cmd = "cc -shared -fPIC -o " + out + " -Wl,-soname," + soname + " " + src + " 2>/dev/null";
+    return std::system(cmd.c_str()) == 0;
+  };
+  if (!build(tmp.path() + "/ok.so", "libok.so.1")) GTEST_SKIP() << "no C compiler";
+  ASSERT_TRUE(build(tmp.path() + "/long.so", "lib" + std::string(300, 'x') + ".so.1"));
+  Fd ok(::open((tmp.path() + "/ok.so").c_str(), O_RDONLY | O_CLOEXEC));
+  auto okelf = read_elf(ok.get());
+  ASSERT_TRUE(okelf);
+  EXPECT_EQ(okelf->soname, "libok.so.1");
+  Fd lng(::open((tmp.path() + "/long.so").c_str(), O_RDONLY | O_CLOEXEC));
+  auto longelf = read_elf(lng.get());
+  ASSERT_TRUE(longelf);
+  EXPECT_EQ(longelf->soname, "");
 }
 
 TEST(Mpi, AbiNames) {
