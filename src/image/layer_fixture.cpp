@@ -6,7 +6,6 @@
 #include <sys/sysmacros.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <stdexcept>
 
@@ -109,17 +108,6 @@ std::map<std::string, Info> read_image(const std::string& sqfs) {
   };
   walk(r->root(), "");
   return out;
-}
-
-Scratch::Scratch() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "ferry-convert-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp");
-  dir_ = tmpl;
-}
-
-Scratch::~Scratch() {
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
 }
 
 }  // namespace ferry::image::testing

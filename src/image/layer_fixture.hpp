@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ferry/image/layer.hpp"
+#include "test_temp_dir.hpp"
 
 namespace ferry::image::testing {
 
@@ -63,13 +64,11 @@ std::map<std::string, Info> read_image(const std::string& sqfs);
 /// A temporary directory removed at destruction.
 class Scratch {
  public:
-  Scratch();
-  ~Scratch();
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
-  const std::string& dir() const { return dir_; }
+  std::string path(const std::string& name) const { return tmp_.path() + "/" + name; }
+  const std::string& dir() const { return tmp_.path(); }
 
  private:
-  std::string dir_;
+  test::TempDir tmp_{"convert"};
 };
 
 }  // namespace ferry::image::testing

@@ -241,6 +241,9 @@ struct LayerReader::Impl {
       } catch (const std::exception& e) {
         archive_set_error(a, EIO, "%s", e.what());
         return -1;
+      } catch (...) {
+        archive_set_error(a, EIO, "the diff_id hook failed");
+        return -1;
       }
       *out = im->current.data.get();
       return static_cast<la_ssize_t>(im->current.size);

@@ -43,8 +43,9 @@ struct LayerSource {
   /// complete, and false when it never will be (the read then fails) or
   /// when `stop` becomes true (the reader is being destroyed). It may be
   /// called, like on_compressed, from the reader's decompression thread;
-  /// on_uncompressed is called from the thread that calls next(),
-  /// read_body() and finish().
+  /// on_uncompressed is called from the thread that constructs the reader
+  /// (libarchive reads ahead to open the tar) and calls next(), read_body()
+  /// and finish().
   std::function<bool(uint64_t consumed, const std::atomic<bool>& stop)> wait;
   /// Sees the blob as stored (compressed): the hook for its digest.
   ByteSink on_compressed;
