@@ -37,7 +37,9 @@ namespace ferry_spank {
 namespace {
 
 constexpr const char* kRunDir = "/run/ferry";
-constexpr long kFuseMagic = 0x65735546;  // FUSE_SUPER_MAGIC
+constexpr long kFuseMagic = 0x65735546;     // FUSE_SUPER_MAGIC
+constexpr long kOverlayMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC: a user may stack one on FUSE
+                                            // in a namespace of theirs and name it by /proc/PID/root
 
 bool g_enabled = false;
 std::string g_gate;  // the step's directory name in /run/ferry while it exists
@@ -252,10 +254,11 @@ int kernel_mount(spank_t sp, const std::string& image, uid_t uid) {
   }
   struct stat st {};
   struct statfs fs {};
-  if (::fstatfs(file, &fs) == 0 && fs.f_type == kFuseMagic) {
-    // A FUSE file's server (maybe the user) would answer the kernel's reads;
-    // asked before reading the magic, so that it answers none of ours.
-    slurm_info("ferry: kernel-mount: %s is on a FUSE file system; using the FUSE holder", image.c_str());
+  if (::fstatfs(file, &fs) != 0 || fs.f_type == kFuseMagic || fs.f_type == kOverlayMagic) {
+    // A FUSE file's server (maybe the user) would answer the kernel's reads,
+    // directly or under an overlay; asked before reading the magic, so that
+    // it answers none of ours.
+    slurm_info("ferry: kernel-mount: %s is on FUSE or an overlay; using the FUSE holder", image.c_str());
     ::close(file);
     return 0;
   }

@@ -30,8 +30,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -253,20 +255,39 @@ int parse_args(int ac, char** av) {
   return 0;
 }
 
-// Reads FD to EOF (or until TIMEOUT_MS passes without data).
-std::string read_all(int fd, int timeout_ms) {
+// What a child of slurmstepd (root) may make it hold: the keeper runs the
+// user's code (LD_PRELOAD from the job's environment), so its output is
+// bounded, in bytes and in time.
+constexpr size_t kMaxChildOutput = 1 << 20;
+
+// Reads FD to EOF, at most kMaxChildOutput bytes, for at most TIMEOUT_MS in
+// all (-1: no limit). WHOLE, when given, is set to whether it read to EOF.
+std::string read_all(int fd, int timeout_ms, bool* whole = nullptr) {
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string out;
   char buf[4096];
-  for (;;) {
+  bool eof = false;
+  while (out.size() < kMaxChildOutput) {
+    int wait = -1;
+    if (timeout_ms >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) break;
+      wait = static_cast<int>(left);
+    }
     pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, timeout_ms);
+    int r = ::poll(&p, 1, wait);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, std::min(sizeof buf, kMaxChildOutput - out.size()));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n <= 0) {
+      eof = n == 0;
+      break;
+    }
     out.append(buf, static_cast<size_t>(n));
   }
+  if (whole != nullptr) *whole = eof;
   return out;
 }
 
@@ -345,7 +366,10 @@ Child start_ferry(const std::vector<std::string>& args, char** env, uid_t uid, g
     if (out_fd != 1) ::dup2(null, 1);
     ::dup2(o[1], out_fd);
     ::dup2(e[1], 2);
-    ::syscall(SYS_close_range, 4U, ~0U, 0);
+    // slurmstepd's descriptors stay out of the user's process; before
+    // close_range (Linux 5.9), one by one.
+    if (::syscall(SYS_close_range, 4U, ~0U, 0) != 0)
+      for (int fd = 4, max = static_cast<int>(::sysconf(_SC_OPEN_MAX)); fd < max; ++fd) ::close(fd);
     ::execve(argv[0], argv.data(), envp.data());
     std::string msg = std::string("ferry: cannot run ") + g.ferry + ": " + std::strerror(errno);
     (void)!::write(2, msg.data(), msg.size());
@@ -413,11 +437,11 @@ std::vector<std::string> keeper_args(const std::string& image, const std::string
   return a;
 }
 
-// Signals the keeper through its pidfd: slurmstepd may have reaped it
-// (it waits for any child), and its pid may be another process's by now.
+// Signals the keeper through its pidfd, never by pid: slurmstepd may have
+// reaped it (it waits for any child), and its pid may be another process's
+// by now (start_keeper fails the step when it gets no pidfd).
 void signal_keeper(int sig) {
   if (g.keeper_pidfd >= 0) ::syscall(SYS_pidfd_send_signal, g.keeper_pidfd, sig, nullptr, 0);
-  else if (g.keeper > 0) ::kill(g.keeper, sig);  // no pidfd (pidfd_open failed): the pid
 }
 
 void stop_keeper() {
@@ -480,12 +504,23 @@ int start_container(spank_t sp) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
     return -1;
   }
-  g.keeper = c.pid;
   g.keeper_pidfd = static_cast<int>(::syscall(SYS_pidfd_open, c.pid, 0));
-  if (g.keeper_pidfd >= 0) ::fcntl(g.keeper_pidfd, F_SETFD, FD_CLOEXEC);  // pidfds are; the task must not keep it
-  std::string ready = read_all(c.out, kReadyTimeoutMs);
+  if (g.keeper_pidfd < 0) {
+    // Still our unreaped child, so its pid is its own for this kill.
+    int err = errno;
+    ::kill(c.pid, SIGKILL);
+    ::waitpid(c.pid, nullptr, 0);
+    ::close(c.out), ::close(c.err);
+    slurm_error("ferry: cannot take a pidfd of the container's keeper (Linux 5.3 or later is needed): %s",
+                std::strerror(err));
+    return -1;
+  }
+  g.keeper = c.pid;
+  ::fcntl(g.keeper_pidfd, F_SETFD, FD_CLOEXEC);  // pidfds are; the task must not keep it
+  bool whole = false;
+  std::string ready = read_all(c.out, kReadyTimeoutMs, &whole);
   ::close(c.out);
-  if (ready.rfind("ok\n", 0) != 0) {
+  if (!whole || ready.rfind("ok\n", 0) != 0) {
     // Not ready: it failed (its one line is on stderr) or hangs.
     signal_keeper(SIGKILL);
     std::string err = trim(read_all(c.err, 1000));
