@@ -21,7 +21,6 @@
 // docs/cli/slurm.md is the user's guide and says what happens when.
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,10 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -47,6 +44,7 @@ extern "C" {
 #include <slurm/spank.h>
 }
 
+#include "child.hpp"
 #include "kernel_mount.hpp"
 #include "relay_dir.hpp"
 
@@ -62,6 +60,11 @@ FERRY_EXPORT extern const unsigned int spank_plugin_version = 1;
 }
 
 namespace {
+
+using ferry_spank::Child;
+using ferry_spank::read_all;
+using ferry_spank::start_ferry;
+using ferry_spank::trim;
 
 constexpr const char* kEnvName = "FERRY_CONTAINER_IMAGE";          // as the user gave it
 constexpr const char* kEnvPinned = "FERRY_CONTAINER_IMAGE_PINNED";  // the file it named
@@ -255,47 +258,6 @@ int parse_args(int ac, char** av) {
   return 0;
 }
 
-// What a child of slurmstepd (root) may make it hold: the keeper runs the
-// user's code (LD_PRELOAD from the job's environment), so its output is
-// bounded, in bytes and in time.
-constexpr size_t kMaxChildOutput = 1 << 20;
-
-// Reads FD to EOF, at most kMaxChildOutput bytes, for at most TIMEOUT_MS in
-// all (-1: no limit). WHOLE, when given, is set to whether it read to EOF.
-std::string read_all(int fd, int timeout_ms, bool* whole = nullptr) {
-  using Clock = std::chrono::steady_clock;
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  std::string out;
-  char buf[4096];
-  bool eof = false;
-  while (out.size() < kMaxChildOutput) {
-    int wait = -1;
-    if (timeout_ms >= 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) break;
-      wait = static_cast<int>(left);
-    }
-    pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, wait);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    ssize_t n = ::read(fd, buf, std::min(sizeof buf, kMaxChildOutput - out.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      eof = n == 0;
-      break;
-    }
-    out.append(buf, static_cast<size_t>(n));
-  }
-  if (whole != nullptr) *whole = eof;
-  return out;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 // store= for UID, %u and %U expanded; empty when the site set none or the
 // job's own environment names a store (FERRY_STORE: the user's choice wins).
 std::string store_for(uid_t uid, const char* users_own) {
@@ -322,73 +284,12 @@ std::vector<std::string> store_env(const std::string& store) {
   return {"FERRY_STORE=" + store};
 }
 
-struct Child {
-  pid_t pid = -1;
-  int out = -1;  // its fd 1 (resolve) or 3 (keeper)
-  int err = -1;  // its fd 2
-};
-
-// Runs ferry ARGS with ENV (the job's, or ours when null) with the
-// NAME=VALUE entries of SET in place of theirs, as UID/GID when uid != -1
-// (from slurmstepd, whose real uid is root and effective uid the user's),
-// its stdout (or the keeper's ready fd 3) and stderr on pipes.
-Child start_ferry(const std::vector<std::string>& args, char** env, uid_t uid, gid_t gid, int out_fd,
-                  const std::vector<std::string>& set) {
-  std::vector<char*> envp;
-  auto overridden = [&](const char* e) {
-    for (const auto& s : set)
-      if (std::strncmp(e, s.c_str(), s.find('=') + 1) == 0) return true;
-    return false;
-  };
-  for (char** e = env != nullptr ? env : environ; *e != nullptr; ++e)
-    if (!overridden(*e)) envp.push_back(*e);
-  for (const auto& s : set) envp.push_back(const_cast<char*>(s.c_str()));
-  envp.push_back(nullptr);
-  int o[2], e[2];
-  if (::pipe2(o, O_CLOEXEC) != 0) return {};
-  if (::pipe2(e, O_CLOEXEC) != 0) {
-    ::close(o[0]), ::close(o[1]);
-    return {};
-  }
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(g.ferry.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (uid != static_cast<uid_t>(-1) && (::setresgid(gid, gid, gid) != 0 || ::setresuid(uid, uid, uid) != 0))
-      ::_exit(126);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 0);
-    if (out_fd != 1) ::dup2(null, 1);
-    ::dup2(o[1], out_fd);
-    ::dup2(e[1], 2);
-    // slurmstepd's descriptors stay out of the user's process; before
-    // close_range (Linux 5.9), one by one.
-    if (::syscall(SYS_close_range, 4U, ~0U, 0) != 0)
-      for (int fd = 4, max = static_cast<int>(::sysconf(_SC_OPEN_MAX)); fd < max; ++fd) ::close(fd);
-    ::execve(argv[0], argv.data(), envp.data());
-    std::string msg = std::string("ferry: cannot run ") + g.ferry + ": " + std::strerror(errno);
-    (void)!::write(2, msg.data(), msg.size());
-    ::_exit(127);
-  }
-  ::close(o[1]), ::close(e[1]);
-  if (pid < 0) {
-    ::close(o[0]), ::close(e[0]);
-    return {};
-  }
-  return {pid, o[0], e[0]};
-}
-
 // local/allocator: pins the image for the job (see the top of this file).
 int pin_image() {
   const char* name = std::getenv(kEnvName);
   const char* pinned = std::getenv(kEnvPinned);
   if (name != nullptr && pinned != nullptr && g.image == name) return 0;  // a step of a job that pinned it
-  Child c = start_ferry({"resolve-image", "--pull=missing", g.image}, nullptr, static_cast<uid_t>(-1), 0, 1,
+  Child c = start_ferry(g.ferry, {"resolve-image", "--pull=missing", g.image}, nullptr, static_cast<uid_t>(-1), 0, 1,
                         store_env(store_for(::getuid(), std::getenv("FERRY_STORE"))));
   if (c.pid < 0) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
@@ -499,7 +400,7 @@ int start_container(spank_t sp) {
     if (!ids.empty()) set.push_back("CUDA_VISIBLE_DEVICES=" + ids);
   }
   if (ferry_spank::kernel_mount(sp, image, uid) != 0) return -1;  // kernel-mount=yes: kernel_mount.hpp
-  Child c = start_ferry(keeper_args(image, batch_script_dir(sp)), env, uid, gid, 3, set);
+  Child c = start_ferry(g.ferry, keeper_args(image, batch_script_dir(sp)), env, uid, gid, 3, set);
   if (c.pid < 0) {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
     return -1;
