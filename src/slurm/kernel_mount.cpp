@@ -209,6 +209,34 @@ Report in_child(Fn fn) {
   return r;
 }
 
+// Detaches the node's mount (g_root) and removes its directories, in a
+// root child; nothing there (never made, or undone already) is no error.
+void remove_mount() {
+  if (g_gate.empty()) return;
+  std::string gate = g_gate, target = g_root;
+  g_gate.clear(), g_root.clear();
+  Report r = in_child([&] {
+    Report mine;
+    if (!become_root()) return mine.err = errno, mine;
+    mine.stage = kMount;
+    int unmounted = ::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0 ? 0 : errno;
+    // Root's directories (the user may only pass through): no race to fear.
+    int run = ::open(kRunDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int dir = run >= 0 ? ::openat(run, gate.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (dir < 0 && errno == ENOENT && unmounted != 0) {
+      mine.stage = kDone;  // nothing was there
+    } else if (dir >= 0 && ::unlinkat(dir, "root", AT_REMOVEDIR) == 0 &&
+               ::unlinkat(run, gate.c_str(), AT_REMOVEDIR) == 0 && unmounted == 0) {
+      mine.stage = kDone;
+    } else {
+      mine.err = unmounted != 0 ? unmounted : errno;
+    }
+    return mine;
+  });
+  if (r.stage != kDone)
+    slurm_error("ferry: kernel-mount: cannot remove %s: %s", target.c_str(), std::strerror(r.err));
+}
+
 const char* stage_name(int stage) {
   switch (stage) {
     case kHelper:
@@ -281,11 +309,12 @@ int kernel_mount(spank_t sp, const std::string& image, uid_t uid) {
   std::string acl = acl_for(uid);
   Report r = in_child([&] { return mount_as_root(file, gate.c_str(), target.c_str(), acl); });
   ::close(file);
-  if (r.stage == kDone) {
-    g_gate = gate;
-    g_root = target;
-    return 0;
-  }
+  g_gate = gate;
+  g_root = target;
+  if (r.stage == kDone) return 0;
+  // mount_as_root undoes its own steps when one fails; a child that died
+  // before its report may have left the mount: removed if so.
+  remove_mount();
   // The kernel (or this node) cannot do it: the FUSE holder can. A
   // corrupt image or one the driver refuses fails the step.
   bool unavailable =
@@ -302,27 +331,6 @@ int kernel_mount(spank_t sp, const std::string& image, uid_t uid) {
 
 const std::string& kernel_mount_root() { return g_root; }
 
-void kernel_unmount() {
-  if (g_gate.empty()) return;
-  std::string gate = g_gate, target = g_root;
-  g_gate.clear(), g_root.clear();
-  Report r = in_child([&] {
-    Report mine;
-    if (!become_root()) return mine.err = errno, mine;
-    mine.stage = kMount;
-    if (::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) != 0) mine.err = errno;
-    // Root's directories (the user may only pass through): no race to fear.
-    int run = ::open(kRunDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    int dir = run >= 0 ? ::openat(run, gate.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    if (dir >= 0 && ::unlinkat(dir, "root", AT_REMOVEDIR) == 0 &&
-        ::unlinkat(run, gate.c_str(), AT_REMOVEDIR) == 0 && mine.err == 0)
-      mine.stage = kDone;
-    else if (mine.err == 0)
-      mine.err = errno;
-    return mine;
-  });
-  if (r.stage != kDone)
-    slurm_error("ferry: kernel-mount: cannot remove %s: %s", target.c_str(), std::strerror(r.err));
-}
+void kernel_unmount() { remove_mount(); }
 
 }  // namespace ferry_spank
