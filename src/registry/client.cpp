@@ -53,11 +53,11 @@ std::chrono::milliseconds backoff(int attempt) {
   return std::chrono::milliseconds(std::min(250 << std::min(attempt, 6), 8000));
 }
 
-std::string host_of(const std::string& url) {
+// "https://host:port" of URL ("" when it has no scheme).
+std::string origin_of(const std::string& url) {
   auto start = url.find("://");
   if (start == std::string::npos) return "";
-  start += 3;
-  return url.substr(start, url.find('/', start) - start);
+  return url.substr(0, url.find('/', start + 3));
 }
 
 }  // namespace
@@ -195,7 +195,14 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
       req.url = origin + req.url;
     else if (!req.url.starts_with("http://") && !req.url.starts_with("https://"))
       req.url = base + req.url;
-    if (host_of(req.url) == ep->host)
+    // The registry's own origin (scheme, host and port) gets its
+    // credentials; a location elsewhere (storage, a CDN) none, and an
+    // http:// one from an https registry is refused: the blob and the
+    // token would cross the network in the clear.
+    if (ep->scheme == "https" && req.url.starts_with("http://"))
+      throw Error(fmt::format("{}: the registry sent a plain http location ({}); refusing", ep->domain,
+                              origin_of(req.url)));
+    if (origin_of(req.url) == origin)
       if (std::string auth = st_->authorization(s, *ep); !auth.empty()) req.headers.push_back(std::move(auth));
     s.set_options(st_->transfer(*ep));
     HttpResponse r;
@@ -216,7 +223,10 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
       std::this_thread::sleep_for(backoff(attempt++));
       continue;
     }
-    if (r.status == 401 && !answered) {
+    // Only the registry's own challenge is answered: one from where a
+    // redirect led (storage, a CDN: anyone) could name a realm that would
+    // be sent the user's password.
+    if (r.status == 401 && !answered && origin_of(r.url.empty() ? req.url : r.url) == origin) {
       answered = true;
       if (st_->answer_challenge(*ep, r)) continue;
       return r;

@@ -20,6 +20,12 @@ registry's upload Location URLs point back at the proxy. --fault:
   500             the first --count (2) requests get 503 Service Unavailable;
                   then everything passes
   hang            connections are accepted and never answered
+  cdn-challenge   a blob GET is redirected (307) to /cdn/DIGEST on another
+                  origin (http://localhost:PORT, this proxy again), which
+                  answers 401 with a Bearer challenge whose realm is
+                  http://localhost:PORT/cdn-token: a storage host (a CDN)
+                  fishing for the registry's credentials. /cdn-token
+                  answers 401 too; the log shows whether anything was sent
 
 --log gets one line per request (per connection for hang):
   SEQ METHOD PATH range=RANGE|- auth=basic|bearer|- status=CODE fault=ACTION sent=BYTES
@@ -198,6 +204,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.state
         fault = st.args.fault
         seq = st.next_seq()
+        if fault == "cdn-challenge":
+            port = self.server.server_address[1]
+            if self.path.startswith("/cdn"):
+                return self.reject(seq, 401, "Unauthorized", "UNAUTHORIZED", [(
+                    "WWW-Authenticate",
+                    'Bearer realm="http://localhost:%d/cdn-token",service="cdn",scope="x"' % port)])
+            m = BLOB_GET.match(self.path)
+            if self.command == "GET" and m is not None:
+                return self.reject(seq, 307, "Temporary Redirect", "REDIRECT",
+                                   [("Location", "http://localhost:%d/cdn/%s" % (port, m.group(1)))])
         if fault == "429" and seq <= st.args.count:
             return self.reject(seq, 429, "Too Many Requests", "TOOMANYREQUESTS", [("Retry-After", "1")])
         if fault == "500" and seq <= st.args.count:
@@ -309,7 +325,8 @@ def main():
     p.add_argument("--upstream", required=True, help="HOST:PORT of the registry")
     p.add_argument("--upstream-ca", help="talk https to the registry, trusting this CA")
     p.add_argument("--fault", required=True,
-                   choices=["none", "drop-blob", "drop-each-blob", "corrupt-blob", "429", "500", "hang"])
+                   choices=["none", "drop-blob", "drop-each-blob", "corrupt-blob", "429", "500", "hang",
+                            "cdn-challenge"])
     p.add_argument("--count", type=int, default=2, help="requests refused by 429 and 500")
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)

@@ -46,7 +46,7 @@
 #   registry started last (its current $REGISTRY; https upstream with $REGISTRY_CA),
 #   replacing any proxy already running. The proxy speaks plain http to its
 #   clients. FAULT: none, drop-blob, drop-each-blob, corrupt-blob, 429, 500,
-#   hang (fault_proxy.py says what each does). Exports PROXY (127.0.0.1:PORT),
+#   hang, cdn-challenge (fault_proxy.py says what each does). Exports PROXY (127.0.0.1:PORT),
 #   PROXY_URL (http://PROXY), PROXY_LOG (one line per request:
 #   SEQ METHOD PATH range=R|- auth=basic|bearer|- status=N fault=ACTION sent=BYTES)
 #   and PROXY_PID.
