@@ -83,6 +83,8 @@ struct Call {
   uint64_t sent = 0;         // upload bytes given to curl
 };
 
+constexpr size_t kMaxBody = 8u << 20;  // a response held in memory
+
 size_t on_header(char* data, size_t, size_t n, void* user) {
   auto* call = static_cast<Call*>(user);
   std::string_view line(data, n);
@@ -107,7 +109,14 @@ size_t on_write(char* data, size_t, size_t n, void* user) {
       call->error = std::current_exception();
       return 0;  // curl stops with CURLE_WRITE_ERROR
     }
-  } else if (call->resp->body.size() < (64u << 20)) {  // manifests, configs, errors: at most 64 MiB
+  } else {
+    // Manifests, configs, tokens, errors: held whole, so bounded; a
+    // registry that sends more (or without end) ends the request.
+    if (call->resp->body.size() + n > kMaxBody) {
+      call->error = std::make_exception_ptr(
+          Error(fmt::format("the registry's answer is larger than {} MiB: refused", kMaxBody >> 20)));
+      return 0;
+    }
     call->resp->body.append(data, n);
   }
   return n;
@@ -164,9 +173,12 @@ HttpResponse HttpSession::perform(const HttpRequest& req) {
   curl().easy_setopt(c, CURLOPT_ERRORBUFFER, impl_->errbuf);
   curl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl().easy_setopt(c, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
-  curl().easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  // A verified https request is never redirected to plain http.
-  curl().easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, options_.tls_verify ? "https" : "http,https");
+  // A verified https request is never redirected to plain http. A libcurl
+  // before 7.85 knows neither option, and would follow a redirect to any
+  // protocol it has: refused.
+  if (curl().easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+      curl().easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, options_.tls_verify ? "https" : "http,https") != CURLE_OK)
+    throw Error("this libcurl cannot limit protocols (7.85 or later is needed)");
   curl().easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
   curl().easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
   // Authorization is never sent on to another host after a redirect
@@ -174,6 +186,10 @@ HttpResponse HttpSession::perform(const HttpRequest& req) {
   curl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT, options_.timeout_s);
   curl().easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl().easy_setopt(c, CURLOPT_LOW_SPEED_TIME, options_.timeout_s);
+  // A document (not a blob, not an upload) that trickles in without end
+  // stays under the low-speed limit: it gets a deadline of its own.
+  if (!req.on_body && req.body_fd < 0)
+    curl().easy_setopt(c, CURLOPT_TIMEOUT, std::max(60L, 4 * options_.timeout_s));
   curl().easy_setopt(c, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
   curl().easy_setopt(c, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
   if (!options_.ca_file.empty()) curl().easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());

@@ -245,7 +245,12 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
   if (img.layers.size() > 1000)
     throw Error(fmt::format("manifest {}: {} layers (ferry takes at most 1000)", img.manifest_digest, img.layers.size()));
   std::vector<image::SourceLayer> layers;
-  for (const auto& d : img.layers) layers.push_back({"layer " + d.digest, {}, d.digest, d.size, {}});
+  for (const auto& d : img.layers) {
+    // The size bounds the download (OCI requires it in every descriptor):
+    // without it a registry could send without end.
+    if (!d.size) throw Error(fmt::format("manifest {}: layer {} has no size", img.manifest_digest, d.digest));
+    layers.push_back({"layer " + d.digest, {}, d.digest, d.size, {}});
+  }
   image::attach_diff_ids(img.config, layers);
 
   // From here until add() lists them, no rmi may collect the blobs this

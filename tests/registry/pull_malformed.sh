@@ -62,6 +62,11 @@ malformed bzip2 "unknown media type 'application/vnd.oci.image.layer.v1.tar+bzip
 put_manifest nolayers "$T/m3"
 malformed nolayers "config $config" "2 diff_ids for 0 layers"
 
+# A layer without its size (OCI requires it; it bounds the download).
+/usr/bin/python3 -c 'import json, sys; d = json.loads(sys.argv[1]); del d["layers"][0]["size"]; sys.stdout.write(json.dumps(d, separators=(",", ":")))' "$manifest" >"$T/m5"
+put_manifest nosize "$T/m5"
+malformed nosize "layer $(json 'd["layers"][0]["digest"]' <<<"$manifest") has no size"
+
 # A config that is not JSON (the registry stores any blob).
 printf 'not a config' >"$T/bad-config"
 loc=$(curl -sf -D - -o /dev/null -X POST "$REGISTRY_URL/v2/test/busybox/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
@@ -73,4 +78,16 @@ curl -sf -o /dev/null -X PUT -H "Content-Type: application/octet-stream" --data-
 sys.stdout.write(json.dumps(d, separators=(",", ":")))' "$manifest" "$bad" >"$T/m4"
 put_manifest badconfig "$T/m4"
 malformed badconfig "config $bad" "JSON"
+
+# A config past the 8 MiB a document held in memory may have.
+/usr/bin/python3 -c 'import json, sys; print(json.dumps({"architecture": "amd64", "os": "linux", "x": "y" * (9 << 20)}))' >"$T/big-config"
+loc=$(curl -sf -D - -o /dev/null -X POST "$REGISTRY_URL/v2/test/busybox/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+case $loc in /*) loc=$REGISTRY_URL$loc ;; esac
+big=sha256:$(sha "$T/big-config")
+curl -sf -o /dev/null -X PUT -H "Content-Type: application/octet-stream" --data-binary "@$T/big-config" "$loc&digest=$big" ||
+  fail "could not upload the big config"
+/usr/bin/python3 -c 'import json, sys; d = json.loads(sys.argv[1]); d["config"]["digest"] = sys.argv[2]; d["config"]["size"] = int(sys.argv[3])
+sys.stdout.write(json.dumps(d, separators=(",", ":")))' "$manifest" "$big" "$(stat -c %s "$T/big-config")" >"$T/m6"
+put_manifest bigconfig "$T/m6"
+malformed bigconfig "the registry's answer is larger than 8 MiB: refused"
 echo "PASS: $TEST_NAME"
