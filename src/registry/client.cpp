@@ -8,8 +8,8 @@
 //     authenticate (Basic: the credentials; Bearer: a token for this
 //     repository's scope from the realm, cached until it expires);
 //   - credentials and tokens only ever go into Authorization headers, to
-//     the registry's own host and its token realm (curl drops them on
-//     redirects elsewhere), and
+//     the registry's own origin and its token realm (curl drops them on
+//     redirects elsewhere; only the registry's own 401 is answered), and
 //     are never logged.
 #include "ferry/registry/client.hpp"
 
@@ -53,11 +53,15 @@ std::chrono::milliseconds backoff(int attempt) {
   return std::chrono::milliseconds(std::min(250 << std::min(attempt, 6), 8000));
 }
 
-// "https://host:port" of URL ("" when it has no scheme).
+// "scheme://host[:port]" of URL, the scheme's default port dropped ("" when
+// it has no scheme).
 std::string origin_of(const std::string& url) {
   auto start = url.find("://");
   if (start == std::string::npos) return "";
-  return url.substr(0, url.find('/', start + 3));
+  std::string o = url.substr(0, url.find('/', start + 3));
+  std::string_view port = o.starts_with("https://") ? ":443" : o.starts_with("http://") ? ":80" : "";
+  if (!port.empty() && o.ends_with(port)) o.resize(o.size() - port.size());
+  return o;
 }
 
 }  // namespace
@@ -184,11 +188,13 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
   for (;;) {
     Endpoint* ep;
     std::string origin, base;
+    bool plain_ok;  // http allowed: an insecure registry, or one served over http
     {
       std::lock_guard lock(st_->mu);
       ep = &st_->endpoints[st_->current];
       origin = st_->origin(*ep);
       base = st_->base(*ep);
+      plain_ok = ep->insecure || ep->scheme == "http";
     }
     HttpRequest req = make();
     if (req.url.starts_with("/"))
@@ -197,12 +203,13 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
       req.url = base + req.url;
     // The registry's own origin (scheme, host and port) gets its
     // credentials; a location elsewhere (storage, a CDN) none, and an
-    // http:// one from an https registry is refused: the blob and the
-    // token would cross the network in the clear.
-    if (ep->scheme == "https" && req.url.starts_with("http://"))
+    // http:// one from a verified https registry is refused: the blob and
+    // the token would cross the network in the clear.
+    if (!plain_ok && req.url.starts_with("http://"))
       throw Error(fmt::format("{}: the registry sent a plain http location ({}); refusing", ep->domain,
                               origin_of(req.url)));
-    if (origin_of(req.url) == origin)
+    const std::string own = origin_of(origin);
+    if (origin_of(req.url) == own)
       if (std::string auth = st_->authorization(s, *ep); !auth.empty()) req.headers.push_back(std::move(auth));
     s.set_options(st_->transfer(*ep));
     HttpResponse r;
@@ -226,7 +233,7 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
     // Only the registry's own challenge is answered: one from where a
     // redirect led (storage, a CDN: anyone) could name a realm that would
     // be sent the user's password.
-    if (r.status == 401 && !answered && origin_of(r.url.empty() ? req.url : r.url) == origin) {
+    if (r.status == 401 && !answered && origin_of(r.url.empty() ? req.url : r.url) == own) {
       answered = true;
       if (st_->answer_challenge(*ep, r)) continue;
       return r;
@@ -253,6 +260,11 @@ HttpResponse Client::send_ok(HttpSession& s, const MakeRequest& make, const std:
   std::string at = what.empty() ? "" : what + ": ";
   std::string reg = st_->ref.domain;
   bool creds = st_->endpoints[st_->current].creds.has_value();
+  // A 401 from where a redirect led (not answered: see send) is that
+  // host's refusal, not the registry's.
+  if (std::string from = origin_of(r.url);
+      r.status == 401 && !from.empty() && from != origin_of(st_->origin(st_->endpoints[st_->current])))
+    throw Error(fmt::format("{}{}, where the registry redirected, refused access (401)", at, from));
   if (r.status == 401)
     throw Error(creds ? fmt::format("{}access denied with the credentials given for {}", at, reg)
                       : fmt::format("{}authentication required (ferry login {}, or --creds USER:PASS)", at, reg));

@@ -16,6 +16,7 @@ insecure = true"
 
 expect_fail err pull -q --creds "$REGISTRY_USER:$REGISTRY_PASS" "$ref"
 expect_contains "$err" "pull $ref: " "names the reference"
+expect_contains "$err" "http://localhost:${PROXY#*:}, where the registry redirected, refused access (401)" "names who refused"
 case $err in *"$REGISTRY_PASS"*) fail "the password is in the message" ;; esac
 grep -q " GET /cdn/sha256:" "$PROXY_LOG" || fail "no blob was redirected (proxy log: $(cat "$PROXY_LOG"))"
 if grep " /cdn-token" "$PROXY_LOG"; then fail "the redirect target's realm was asked for a token"; fi
