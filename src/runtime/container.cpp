@@ -437,6 +437,9 @@ int run(const ContainerSpec& spec) {
 }
 
 int keep(const ContainerSpec& spec, int ready_fd) {
+  // Only this process holds it: its reader waits for the end (a holder or a
+  // hook it starts must not keep it open).
+  ::fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
   ImageSource src = open_image(spec);
   SignalGuard signals;
   std::string cwd = prepare_container(spec, src);

@@ -53,7 +53,8 @@ Child start_ferry(const std::string& ferry, const std::vector<std::string>& args
     if (::syscall(SYS_close_range, 4U, ~0U, 0) != 0)
       for (int fd = 4, max = static_cast<int>(::sysconf(_SC_OPEN_MAX)); fd < max; ++fd) ::close(fd);
     ::execve(argv[0], argv.data(), envp.data());
-    const char* why = std::strerror(errno);
+    const char* why = ::strerrordesc_np(errno);  // no locale, no lock: safe after fork
+    if (why == nullptr) why = "error";
     (void)!::write(2, cannot.data(), cannot.size());
     (void)!::write(2, why, std::strlen(why));
     ::_exit(127);

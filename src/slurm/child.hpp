@@ -26,8 +26,9 @@ struct Child {
 Child start_ferry(const std::string& ferry, const std::vector<std::string>& args, char** env, uid_t uid, gid_t gid,
                   int out_fd, const std::vector<std::string>& set);
 
-/// At most this much is read from a child.
-constexpr size_t kMaxChildOutput = 1 << 20;
+/// At most this much is read from a child (the keeper's ready message
+/// carries the container's environment, which exec allows up to 6 MiB).
+constexpr size_t kMaxChildOutput = 8 << 20;
 
 /// Reads FD to EOF, at most kMaxChildOutput bytes, for at most TIMEOUT_MS
 /// in all (-1: no limit). WHOLE, when given, says whether it read to EOF.

@@ -46,7 +46,7 @@ std::string g_gate;  // the step's directory name in /run/ferry while it exists
 std::string g_root;  // kRunDir/g_gate/root while the image is mounted there
 
 // Where the root child stopped, and why.
-enum Stage : int { kDone, kHelper, kPrivilege, kRun, kGate, kAcl, kLoopControl, kLoop, kMount };
+enum Stage : int { kDone, kHelper, kPrivilege, kRun, kGate, kAcl, kLoopControl, kLoop, kLost, kMount };
 struct Report {
   int stage = kPrivilege;  // a child that says nothing did not get far
   int err = 0;
@@ -75,10 +75,10 @@ bool become_root() {
   return ::setresuid(0, 0, 0) == 0 && ::setresgid(0, 0, 0) == 0 && ::setgroups(0, nullptr) == 0;
 }
 
-// /run/ferry, made if missing; refused unless a root-owned directory only
-// root may write to.
-int open_run_dir() {
-  if (::mkdir(kRunDir, 0711) != 0 && errno != EEXIST) return -1;
+// /run/ferry, made if missing (MAKE); refused unless a root-owned
+// directory only root may write to.
+int open_run_dir(bool make = true) {
+  if (make && ::mkdir(kRunDir, 0711) != 0 && errno != EEXIST) return -1;
   int fd = ::open(kRunDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st {};
   if (fd >= 0 && (::fstat(fd, &st) != 0 || st.st_uid != 0 || (st.st_mode & 022) != 0)) {
@@ -200,7 +200,7 @@ Report in_child(Fn fn) {
     ssize_t n;
     while ((n = ::read(p[0], &r, sizeof r)) < 0 && errno == EINTR) {
     }
-    if (n != sizeof r) r = Report{kPrivilege, ECHILD};
+    if (n != sizeof r) r = Report{kLost, ECHILD};
     // (slurmstepd may reap it first: ECHILD then; the report is what counts)
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
@@ -210,7 +210,8 @@ Report in_child(Fn fn) {
 }
 
 // Detaches the node's mount (g_root) and removes its directories, in a
-// root child; nothing there (never made, or undone already) is no error.
+// root child. What is not there (never made, or undone already: a child
+// that died part-way) is no error.
 void remove_mount() {
   if (g_gate.empty()) return;
   std::string gate = g_gate, target = g_root;
@@ -220,17 +221,19 @@ void remove_mount() {
     if (!become_root()) return mine.err = errno, mine;
     mine.stage = kMount;
     int unmounted = ::umount2(target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0 ? 0 : errno;
+    if (unmounted == EINVAL || unmounted == ENOENT) unmounted = 0;  // nothing mounted there
     // Root's directories (the user may only pass through): no race to fear.
-    int run = ::open(kRunDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int run = open_run_dir(/*make=*/false);
     int dir = run >= 0 ? ::openat(run, gate.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
-    if (dir < 0 && errno == ENOENT && unmounted != 0) {
-      mine.stage = kDone;  // nothing was there
-    } else if (dir >= 0 && ::unlinkat(dir, "root", AT_REMOVEDIR) == 0 &&
-               ::unlinkat(run, gate.c_str(), AT_REMOVEDIR) == 0 && unmounted == 0) {
-      mine.stage = kDone;
-    } else {
-      mine.err = unmounted != 0 ? unmounted : errno;
+    int removed = 0;
+    if (dir < 0) {
+      if (errno != ENOENT) removed = errno;
+    } else if ((::unlinkat(dir, "root", AT_REMOVEDIR) != 0 && errno != ENOENT) ||
+               ::unlinkat(run, gate.c_str(), AT_REMOVEDIR) != 0) {
+      removed = errno;
     }
+    mine.err = unmounted != 0 ? unmounted : removed;
+    if (mine.err == 0) mine.stage = kDone;
     return mine;
   });
   if (r.stage != kDone)
@@ -243,6 +246,8 @@ const char* stage_name(int stage) {
       return "cannot start the helper process (pipe, fork)";
     case kPrivilege:
       return "cannot become root in slurmstepd";
+    case kLost:
+      return "the helper process ended without a report";
     case kRun:
       return "/run/ferry (must be a directory of root's that only root may write to)";
     case kGate:
@@ -309,12 +314,11 @@ int kernel_mount(spank_t sp, const std::string& image, uid_t uid) {
   std::string acl = acl_for(uid);
   Report r = in_child([&] { return mount_as_root(file, gate.c_str(), target.c_str(), acl); });
   ::close(file);
-  g_gate = gate;
-  g_root = target;
+  if (r.stage == kDone || r.stage == kLost) g_gate = gate, g_root = target;
   if (r.stage == kDone) return 0;
   // mount_as_root undoes its own steps when one fails; a child that died
-  // before its report may have left the mount: removed if so.
-  remove_mount();
+  // before its report may have left some: removed, whatever is there.
+  if (r.stage == kLost) remove_mount();
   // The kernel (or this node) cannot do it: the FUSE holder can. A
   // corrupt image or one the driver refuses fails the step.
   bool unavailable =

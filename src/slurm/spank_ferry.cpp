@@ -412,7 +412,7 @@ int start_container(spank_t sp) {
     ::kill(c.pid, SIGKILL);
     ::waitpid(c.pid, nullptr, 0);
     ::close(c.out), ::close(c.err);
-    slurm_error("ferry: cannot take a pidfd of the container's keeper (Linux 5.3 or later is needed): %s",
+    slurm_error("ferry: cannot take a pidfd of the container's keeper (Linux 5.8 or later is needed): %s",
                 std::strerror(err));
     return -1;
   }
@@ -427,6 +427,9 @@ int start_container(spank_t sp) {
     std::string err = trim(read_all(c.err, 1000));
     ::close(c.err);
     stop_keeper();
+    if (err.empty() && ready.size() >= ferry_spank::kMaxChildOutput)
+      err = "ferry: the container did not start: its keeper said more than " +
+            std::to_string(ferry_spank::kMaxChildOutput >> 20) + " MiB";
     slurm_error("%s", err.empty() ? "ferry: the container did not start" : err.c_str());
     return -1;
   }
