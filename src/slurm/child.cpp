@@ -96,6 +96,30 @@ std::string read_all(int fd, int timeout_ms, bool* whole) {
   return out;
 }
 
+std::pair<std::string, std::string> read_both(int out, int err) {
+  std::pair<std::string, std::string> got;
+  pollfd p[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
+  std::string* into[2] = {&got.first, &got.second};
+  char buf[4096];
+  while (p[0].fd >= 0 || p[1].fd >= 0) {
+    int r = ::poll(p, 2, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].fd < 0 || p[i].revents == 0) continue;
+      ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        p[i].fd = -1;  // poll skips negative descriptors
+        continue;
+      }
+      std::string& s = *into[i];
+      s.append(buf, std::min(static_cast<size_t>(n), kMaxChildOutput - std::min(kMaxChildOutput, s.size())));
+    }
+  }
+  return got;
+}
+
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;

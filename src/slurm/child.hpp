@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ferry_spank {
@@ -33,6 +34,11 @@ constexpr size_t kMaxChildOutput = 8 << 20;
 /// Reads FD to EOF, at most kMaxChildOutput bytes, for at most TIMEOUT_MS
 /// in all (-1: no limit). WHOLE, when given, says whether it read to EOF.
 std::string read_all(int fd, int timeout_ms, bool* whole = nullptr);
+
+/// Reads OUT and ERR together to their ends (each at most
+/// kMaxChildOutput; what is past it is read and dropped), so that a child
+/// filling one pipe while we wait on the other cannot stall us both.
+std::pair<std::string, std::string> read_both(int out, int err);
 
 /// S without trailing newlines and spaces.
 std::string trim(std::string s);

@@ -295,8 +295,8 @@ int pin_image() {
     slurm_error("ferry: cannot start %s: %s", g.ferry.c_str(), std::strerror(errno));
     return -1;
   }
-  std::string out = trim(read_all(c.out, -1));
-  std::string err = trim(read_all(c.err, -1));
+  auto [out_all, err_all] = ferry_spank::read_both(c.out, c.err);
+  std::string out = trim(std::move(out_all)), err = trim(std::move(err_all));
   ::close(c.out), ::close(c.err);
   int status = 0;
   while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
