@@ -27,6 +27,10 @@ registry's upload Location URLs point back at the proxy. --fault:
                   fishing for the registry's credentials. /cdn-token
                   answers 401 too; the log shows whether anything was sent
 
+--tls-cert/--tls-key: serve https to the clients instead (the registry is
+still told X-Forwarded-Proto: http, so its upload Location URLs say http:
+a misconfigured TLS-terminating proxy).
+
 --log gets one line per request (per connection for hang):
   SEQ METHOD PATH range=RANGE|- auth=basic|bearer|- status=CODE fault=ACTION sent=BYTES
 where ACTION is none, drop, corrupt, 429, 503 or hang and BYTES the body
@@ -331,11 +335,17 @@ def main():
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)
     p.add_argument("--timeout", type=float, default=120, help="upstream socket timeout")
+    p.add_argument("--tls-cert", help="serve https with this certificate")
+    p.add_argument("--tls-key", help="and this key")
     args = p.parse_args()
 
     Handler.state = State(args)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     open(args.log, "a").close()
     serve_announced(server, args.port_file)
 

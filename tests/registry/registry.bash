@@ -42,10 +42,11 @@
 #   for the pids you mean.
 # registry_stop: stops every registry, issuer and proxy started (by pid). It
 #   also runs at exit, before tests/lib.sh's cleanup.
-# proxy_start FAULT [--count=N]: tests/registry/fault_proxy.py in front of the
+# proxy_start FAULT [--count=N] [--tls]: tests/registry/fault_proxy.py in front of the
 #   registry started last (its current $REGISTRY; https upstream with $REGISTRY_CA),
 #   replacing any proxy already running. The proxy speaks plain http to its
-#   clients. FAULT: none, drop-blob, drop-each-blob, corrupt-blob, 429, 500,
+#   clients (--tls: https, with the tls registry's certificate; the registry
+#   still builds http:// upload locations, as behind a misconfigured proxy). FAULT: none, drop-blob, drop-each-blob, corrupt-blob, 429, 500,
 #   hang, cdn-challenge (fault_proxy.py says what each does). Exports PROXY (127.0.0.1:PORT),
 #   PROXY_URL (http://PROXY), PROXY_LOG (one line per request:
 #   SEQ METHOD PATH range=R|- auth=basic|bearer|- status=N fault=ACTION sent=BYTES)
@@ -315,12 +316,15 @@ registry_stop() {
 }
 
 proxy_start() {
-  local fault=${1:-} count=2 w
+  local fault=${1:-} count=2 w tls=()
   [ -n "$fault" ] || fail "proxy_start: give a fault: none, drop-blob, drop-each-blob, corrupt-blob, 429, 500 or hang"
   shift
   for w in "$@"; do
     case $w in
       --count=*) count=${w#*=} ;;
+      --tls)
+        [ -n "$REGISTRY_CA" ] || fail "proxy_start --tls: the registry has no certificate (registry_start tls)"
+        tls=(--tls-cert "$(dirname "$REGISTRY_CA")/server.crt" --tls-key "$(dirname "$REGISTRY_CA")/server.key") ;;
       *) fail "proxy_start: unknown option '$w'" ;;
     esac
   done
@@ -332,11 +336,12 @@ proxy_start() {
   case $REGISTRY_URL in https:*) up=(--upstream-ca "$REGISTRY_CA") ;; esac
   _registry_spawn pid "$d/proxy.stderr" "$FIXTURE_PYTHON" "$REGISTRY_FIXTURES/fault_proxy.py" \
     --upstream "$REGISTRY" "${up[@]}" --fault "$fault" --count "$count" \
-    --port-file "$d/port" --log "$d/proxy.log"
+    --port-file "$d/port" --log "$d/proxy.log" "${tls[@]}"
   port=$(_registry_port_file "$pid" "$d/port" "the fault proxy" "$d/proxy.stderr")
   _proxy_pid=$pid
   PROXY=127.0.0.1:$port
   PROXY_URL=http://$PROXY
+  [ ${#tls[@]} = 0 ] || PROXY_URL=https://$PROXY
   PROXY_LOG=$d/proxy.log
   PROXY_PID=$pid
 }
