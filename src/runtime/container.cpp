@@ -232,11 +232,13 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
       mount_tmpfs(tmp, "mode=0755");
       move_mount_to(tmp, target.get(), m.destination);
+      rootfs.private_mount(m.destination);
     } else if (m.kind == Mount::Kind::Served) {  // mounted in staging, then moved, as a tmpfs
       std::string tmp = fmt::format("{}/served{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
       mount_served(*m.served, tmp, ::getuid(), ::getgid());
       move_mount_to(tmp, target.get(), m.destination);
+      rootfs.private_mount(m.destination);
     } else {
       // /dev and device binds (GPUs, interconnect) keep their device nodes;
       // everything else is nodev.

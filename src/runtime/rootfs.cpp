@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -176,13 +177,21 @@ std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directo
 }
 
 Fd Rootfs::existing(const std::string& path, bool directory) {
-  auto fd = open(path);
-  if (!fd)
-    throw Error(fmt::format("{}: a symlink in the image leads it into a host directory, where ferry makes no mount "
-                            "point",
-                            path));
-  check_type(fd->get(), path, directory);
-  return std::move(*fd);
+  if (auto fd = open(path)) {
+    check_type(fd->get(), path, directory);
+    return std::move(*fd);
+  }
+  Walk w = walk(path, true);
+  if (!w.found && std::find(private_devs_.begin(), private_devs_.end(),
+                            stat_fd(w.chain.back().get(), path).st_dev) != private_devs_.end())
+    return ensure(path, directory);
+  throw Error(fmt::format("{}: a symlink in the image leads it into a host directory, where ferry makes no mount "
+                          "point",
+                          path));
+}
+
+void Rootfs::private_mount(const std::string& path) {
+  if (auto fd = open(path)) private_devs_.push_back(stat_fd(fd->get(), path).st_dev);
 }
 
 Fd Rootfs::ensure(const std::string& path, bool directory) {

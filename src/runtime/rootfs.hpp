@@ -53,9 +53,14 @@ class Rootfs {
   Fd ensure(const std::string& path, bool directory);
   /// O_PATH fd of PATH, which must exist as the wanted type: a mount point
   /// that the image's layer holds, now perhaps reached through a symlink in
-  /// the image. Missing, it has been led into a host directory, where
-  /// nothing is made for it: throws naming PATH.
+  /// the image. Missing, it has been led into another mount: made there
+  /// (ensure) when that is one of ferry's own (private_mount), else, as
+  /// a host directory, nothing is made for it: throws naming PATH.
   Fd existing(const std::string& path, bool directory);
+  /// PATH was just mounted with a file system of ferry's own, private to
+  /// the container (a tmpfs, a per-node cache): mount points may be made in
+  /// it.
+  void private_mount(const std::string& path);
 
   /// Something was just mounted on TARGET (an fd from ensure()). When that
   /// is the root itself (a volume at /, or at a symlink in the image that
@@ -82,6 +87,7 @@ class Rootfs {
   struct stat check_type(int fd, const std::string& path, bool directory);
 
   std::string root_;
+  std::vector<dev_t> private_devs_;  // of private_mount()s
   Fd root_fd_;  // opened at first use (the root is mounted after construction)
   struct stat root_id_ {};  // root_fd_'s device and inode
 };
