@@ -132,34 +132,29 @@ int run_container(Mode mode, const RunOptions& o, const std::vector<std::string>
     // share one user namespace (docs/design/mpi.md); the keeper is already
     // that one namespace for a Slurm step.
     bool dir_holder = req.image.format == image::Format::Directory && !o.mpi.empty() && mode != Mode::Keep;
-    // ferry.toml, read once and only when an option needs it (a plain
-    // directory image reads none).
-    std::optional<Config> loaded;
-    auto config = [&]() -> const Config& {
-      if (!loaded) loaded = load_config();
-      return *loaded;
-    };
+    // ferry.toml (read once, at the first load_config) only when an option
+    // needs it: a plain directory image reads none.
     if (req.image.format == image::Format::Squashfs || dir_holder) {
-      req.share = !o.no_share && config().mounts_share_or_default();
-      req.share_grace = o.grace >= 0 ? o.grace : config().mounts_grace_or_default();
+      req.share = !o.no_share && load_config().mounts_share_or_default();
+      req.share_grace = o.grace >= 0 ? o.grace : load_config().mounts_grace_or_default();
     } else {
       req.share = false;
     }
     if (!o.mpi.empty()) {
-      auto profile = hpc::mpi_profile(config(), o.mpi == "true" ? "" : o.mpi);
+      auto profile = hpc::mpi_profile(load_config(), o.mpi == "true" ? "" : o.mpi);
       // One user namespace for the node's ranks: the image's mount holder,
       // or the Slurm keeper every task of the step enters.
       bool shared_userns = mode == Mode::Keep || req.share;
       req.edits.push_back(hpc::mpi_edits(profile, req.image.config.env, shared_userns));
     }
     if (!o.devices.devices.empty() || !o.devices.gpus.empty()) {
-      hpc::DeviceSettings settings{config().cdi_spec_dirs.value_or(std::vector<std::string>{}),
-                                   config().gpu_driver_root_or_default()};
+      hpc::DeviceSettings settings{load_config().cdi_spec_dirs.value_or(std::vector<std::string>{}),
+                                   load_config().gpu_driver_root_or_default()};
       for (auto& ed : hpc::device_edits(o.devices, settings, runtime::host_environment()))
         req.edits.push_back(std::move(ed));
     }
     // Last: the backing directories exist only once every option is valid.
-    if (!caches.empty()) req.edits.push_back(hpc::cache_edits(caches, hpc::cache_dir(config())));
+    if (!caches.empty()) req.edits.push_back(hpc::cache_edits(caches, hpc::cache_dir(load_config())));
     // A batch script's srun runs the host's, through a relay that stays
     // outside: started before the keeper enters any namespace, stopped
     // with it (docs/design/slurm-relay.md).

@@ -241,7 +241,7 @@ void parse_config_text(std::string_view text, const std::string& name, Config& i
   parse_devices(sub_table(root, "cdi", name), sub_table(root, "gpu", name), name, into);
 }
 
-Config load_config() {
+const Config& load_config() {
   // Read once per process: a ferry command is short-lived, and a container
   // start asks twice (the store lookup, then [mounts]).
   static const Config loaded = [] {

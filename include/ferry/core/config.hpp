@@ -89,7 +89,7 @@ struct Config {
 /// Reads the site and user files that exist (none is fine), once per
 /// process: later calls return the same settings. A malformed file throws
 /// at every call.
-Config load_config();
+const Config& load_config();
 
 /// Parses one file's text into `into` (only the keys it sets change).
 /// `name` is used in messages. Throws Error on anything unknown or mistyped.
