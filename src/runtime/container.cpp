@@ -57,6 +57,7 @@ struct OpenedMount {
   // (plan_mount_points); missing when it is mounted, a symlink in the image
   // has led it into a host directory, and nothing is made there.
   bool make_point = false;
+  bool on_root = false;  // resolves to the root in the image (plan_mount_points)
 };
 
 std::vector<OpenedMount> open_sources(const std::vector<Mount>& mounts) {
@@ -157,7 +158,8 @@ void mount_generated(Rootfs& rootfs, const Generated& g, int index) {
 std::string mount_label(const Mount& m) {
   if (m.kind != Mount::Kind::Bind) return m.destination;
   if (m.volume) return fmt::format("volume {}:{}", m.source, m.destination);
-  return m.source == m.destination ? "the host's " + m.source : fmt::format("the host's {} at {}", m.source, m.destination);
+  return m.source == m.destination ? "the host's " + m.source
+                                   : fmt::format("the host's {} at {}", m.source, m.destination);
 }
 
 // The mount points the image lacks, found before anything is bound. A
@@ -175,43 +177,35 @@ std::vector<MissingPath> plan_mount_points(Rootfs& image, std::vector<OpenedMoun
   std::vector<MissingPath> out;
   for (const auto& g : generated)
     if (auto m = image.missing(g.destination, false)) out.push_back(std::move(*m));
-  std::vector<bool> root(opened.size(), false);
-  for (size_t i = 0; i < opened.size(); ++i) {
-    OpenedMount& om = opened[i];
+  for (auto& om : opened) {
     const std::string& dst = om.mount->destination;
-    auto below = [&](bool host_only) {
-      return std::any_of(opened.begin(), opened.end(), [&](const OpenedMount& o) {
-        return (host_only ? o.mount->kind == Mount::Kind::Bind : o.mount->kind != Mount::Kind::Content) &&
-               o.mount->destination != dst && path_within(dst, o.mount->destination);
-      });
-    };
-    om.make_point = below(false);
-    if (below(true)) continue;
+    bool below_bind = false;
+    for (const auto& o : opened)
+      if (o.mount->kind != Mount::Kind::Content && o.mount->destination != dst &&
+          path_within(dst, o.mount->destination)) {
+        om.make_point = true;
+        below_bind = below_bind || o.mount->kind == Mount::Kind::Bind;
+      }
+    if (below_bind) continue;
     try {
-      bool r = false;
-      if (auto m = image.missing(dst, om.directory, &r)) out.push_back(std::move(*m));
+      if (auto m = image.missing(dst, om.directory, &om.on_root)) out.push_back(std::move(*m));
       // Else the host's /tmp, say, would become the root, and the mount
       // points of the others would be made in it.
-      if (r && !om.mount->volume)
-        throw Error(fmt::format("{} leads to / in the image (a symlink): only a volume (-v) may replace the "
-                                "container's root",
-                                dst));
-      root[i] = r;
+      if (om.on_root && !om.mount->volume)
+        throw Error(
+            fmt::format("{} leads to / in the image (a symlink): only a volume (-v) may replace the "
+                        "container's root",
+                        dst));
     } catch (Error& e) {
       throw e.context(mount_label(*om.mount));
     }
   }
-  on_root = static_cast<size_t>(std::count(root.begin(), root.end(), true));
-  if (on_root > 0) {  // the others land in the volume that replaced the root
-    std::vector<OpenedMount> first, rest;
-    for (size_t i = 0; i < opened.size(); ++i) {
-      // After the first, each lands in the volume that replaced the root.
-      if (!root[i] || !first.empty()) opened[i].make_point = true;
-      (root[i] ? first : rest).push_back(std::move(opened[i]));
-    }
-    for (auto& om : rest) first.push_back(std::move(om));
-    opened = std::move(first);
-  }
+  auto rest =
+      std::stable_partition(opened.begin(), opened.end(), [](const OpenedMount& om) { return om.on_root; });
+  on_root = static_cast<size_t>(rest - opened.begin());
+  // The others, and the second root mount on, land in the volume that
+  // replaced the root.
+  for (size_t i = on_root > 0 ? 1 : opened.size(); i < opened.size(); ++i) opened[i].make_point = true;
   return out;
 }
 
@@ -219,14 +213,16 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
   const Mount& m = *om.mount;
   try {
     if (m.kind == Mount::Kind::Content) return mount_generated(rootfs, {m.destination, m.content}, 100 + index);
-    Fd target =
-        om.make_point ? rootfs.ensure(m.destination, om.directory) : rootfs.existing(m.destination, om.directory);
+    Fd target = om.make_point ? rootfs.ensure(m.destination, om.directory)
+                              : rootfs.existing(m.destination, om.directory);
     // The plan checked this in the image; a symlink in a host directory
     // bound since (another user's, in /tmp) may lead there too.
-    if (!m.volume && rootfs.is_root(target.get()))
-      throw Error(fmt::format("{} leads to the container's root through a symlink: only a volume (-v) may replace "
-                              "it",
-                              m.destination));
+    bool on_root = rootfs.is_root(target.get());
+    if (on_root && !m.volume)
+      throw Error(
+          fmt::format("{} leads to the container's root through a symlink: only a volume (-v) may replace "
+                      "it",
+                      m.destination));
     if (m.kind == Mount::Kind::Tmpfs) {
       std::string tmp = fmt::format("{}/tmpfs{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
@@ -245,7 +241,7 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
       bool is_dev = m.destination == "/dev" || m.device;
       attach_tree(om.tree.get(), target.get(), MountFlags{m.read_only, true, !is_dev}, m.destination);
     }
-    rootfs.mounted_on(target.get());
+    if (on_root) rootfs.root_replaced();
   } catch (Error& e) {
     throw e.context(mount_label(m));
   }
@@ -365,7 +361,7 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
       // host directory: left out, as is one that is not a plain absolute
       // path.
       auto covered = [&](const std::string& d) {
-        return d.empty() || d[0] != '/' || has_dotdot(d) ||
+        return d[0] != '/' || has_dotdot(d) ||
                std::any_of(spec.mounts.begin(), spec.mounts.end(), [&](const Mount& s) {
                  return s.kind != Mount::Kind::Content && path_within(d, s.destination);
                });

@@ -65,10 +65,6 @@ Rootfs::Beneath Rootfs::resolve_beneath(const std::string& path, int flags, Fd& 
   return Beneath::kWalk;
 }
 
-void Rootfs::mounted_on(int target) {
-  if (root_fd_ && is_root(target)) root_fd_.reset();
-}
-
 bool Rootfs::is_root(int fd) {
   root_fd();  // root_id_ is the current root's
   struct stat st {};

@@ -7,8 +7,8 @@
 /// climb above the root is refused, so nothing in an image can point a mount
 /// at a host path. Most paths need neither rule: one openat2(RESOLVE_BENEATH)
 /// resolves them in the kernel, which refuses (EXDEV) exactly the paths that
-/// leave the root or take an absolute symlink; those, and missing paths, take
-/// the walk.
+/// leave the root or take an absolute symlink; those take the walk. A
+/// component missing before any of them is final (ENOENT): no walk.
 #pragma once
 
 #include <sys/stat.h>
@@ -62,13 +62,12 @@ class Rootfs {
   /// it.
   void private_mount(const std::string& path);
 
-  /// Something was just mounted on TARGET (an fd from ensure()). When that
-  /// is the root itself (a volume at /, or at a symlink in the image that
-  /// leads there), later lookups start from the mount, as a path lookup of
-  /// the root would.
-  void mounted_on(int target);
-  /// True when FD is the root (as mounted now).
+  /// True when FD (from ensure() or existing()) is the root, as mounted now.
   bool is_root(int fd);
+  /// Something was just mounted on the root itself (a volume at /, or at a
+  /// symlink in the image that leads there): later lookups start from the
+  /// mount, as a path lookup of the root would.
+  void root_replaced() { root_fd_.reset(); }
 
  private:
   struct Walk {

@@ -7,7 +7,9 @@
 #   root (volume_at_root.sh);
 # - one that a symlink leads into another bind's host directory (srv -> tmp,
 #   with the working directory under /srv) is refused: its mount point would
-#   be made in the host's /tmp.
+#   be made in the host's /tmp;
+# - one that a symlink on the host's side leads to the root once the bind it
+#   is below is in place (the home under /tmp, a link to /) is refused.
 . "$(dirname "$0")/../lib.sh"
 
 # The working directory: outside /tmp and the home (whose binds would hold
@@ -29,11 +31,12 @@ if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
   forms+=$'\n'"sqfs $T/img.sqfs"
 fi
 while read -r form img; do
-  err=$(as_user "$FERRY" run "$img" true 2>&1) && fail "$form: tmp -> / accepted"
+  st=0
+  err=$(as_user "$FERRY" run "$img" true 2>&1) || st=$?
+  expect_eq "$st" "$EXIT_FAILURE" "$form: tmp -> / exit status"
   expect_eq "$err" \
     "ferry: run $img: the host's /tmp: /tmp leads to / in the image (a symlink): only a volume (-v) may replace the container's root" \
     "$form: tmp -> / message"
-  expect_status "$EXIT_FAILURE" as_user "$FERRY" run "$img" true
 done <<<"$forms"
 
 make_busybox_image "$T/cwd-img" >/dev/null
@@ -53,3 +56,13 @@ expect_eq "$err" \
   "ferry: run $T/srv-img: the host's $W/work: $W/work: a symlink in the image leads it into a host directory, where ferry makes no mount point" \
   "srv -> tmp message"
 [ ! -e "/tmp/$(basename "$W")" ] || fail "a mount point was made in the host's /tmp: /tmp/$(basename "$W")"
+
+# A symlink on the host's side, found only once /tmp is bound: the home's
+# bind at $T/home (below /tmp, so planned on the host's side), where the
+# host's $T/home leads to /. Refused when it is mounted.
+ln -s / "$T/home"
+make_busybox_image "$T/plain-img" >/dev/null
+err=$(as_user env HOME="$T/home" "$FERRY" run "$T/plain-img" true 2>&1) && fail "home -> / on the host accepted"
+expect_eq "$err" \
+  "ferry: run $T/plain-img: the host's $T/home: $T/home leads to the container's root through a symlink: only a volume (-v) may replace it" \
+  "home -> / (host side) message"
