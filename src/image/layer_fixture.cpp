@@ -9,6 +9,8 @@
 #include <functional>
 #include <stdexcept>
 
+#include <zlib.h>
+
 #include "squashfs_reader.hpp"
 
 namespace ferry::image::testing {
@@ -107,6 +109,20 @@ std::map<std::string, Info> read_image(const std::string& sqfs) {
     for (auto& [n, k] : kids) walk(k, path.empty() ? n : path + "/" + n);
   };
   walk(r->root(), "");
+  return out;
+}
+
+std::string gzip_member(const std::string& data) {
+  z_stream z{};
+  if (deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("deflateInit2");
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  if (deflate(&z, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("deflate");
+  out.resize(z.total_out);
+  deflateEnd(&z);
   return out;
 }
 

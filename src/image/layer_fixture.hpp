@@ -61,6 +61,9 @@ struct Info {
 /// Every path in the image ("" is the root), read with SquashfsReader.
 std::map<std::string, Info> read_image(const std::string& sqfs);
 
+/// DATA as one gzip member (zlib, level 6).
+std::string gzip_member(const std::string& data);
+
 /// A temporary directory removed at destruction.
 class Scratch {
  public:

@@ -213,20 +213,40 @@ struct LayerReader::Impl {
     throw Error(src.label + ": " + what + ": " + archive_message(a));
   }
 
-  static la_ssize_t read_plain(archive* a, void* client, const void** out) {
-    auto* im = static_cast<Impl*>(client);
-    ssize_t n = im->read_source(out);
-    if (n < 0) {
-      archive_set_error(a, errno, "read: %s", std::strerror(errno));
-      return -1;
+  // A read callback of libarchive's: FN's result, or -1 with the message of
+  // what it threw (a hook's error: a full disk under a kept blob), as
+  // nothing may unwind through libarchive's C frames.
+  template <typename Fn>
+  static la_ssize_t guarded(archive* a, Fn fn) {
+    try {
+      return fn();
+    } catch (const std::exception& e) {
+      archive_set_error(a, EIO, "%s", e.what());
+    } catch (...) {
+      archive_set_error(a, EIO, "a layer hook failed");
     }
-    if (n > 0 && im->src.on_uncompressed) im->src.on_uncompressed(*out, static_cast<size_t>(n));
-    return n;
+    return -1;
+  }
+
+  static la_ssize_t read_plain(archive* a, void* client, const void** out) {
+    return guarded(a, [&]() -> la_ssize_t {
+      auto* im = static_cast<Impl*>(client);
+      ssize_t n = im->read_source(out);
+      if (n < 0) {
+        archive_set_error(a, errno, "read: %s", std::strerror(errno));
+        return -1;
+      }
+      if (n > 0 && im->src.on_uncompressed) im->src.on_uncompressed(*out, static_cast<size_t>(n));
+      return n;
+    });
   }
 
   // The inner (tar) reader's source: the decompression thread's chunks.
   static la_ssize_t read_decompressed(archive* a, void* client, const void** out) {
-    auto* im = static_cast<Impl*>(client);
+    return guarded(a, [&] { return take_chunk(a, static_cast<Impl*>(client), out); });
+  }
+
+  static la_ssize_t take_chunk(archive* a, Impl* im, const void** out) {
     std::unique_lock lock(im->mu);
     if (im->current.data) im->spare.push_back(std::move(im->current));  // libarchive is done with it
     im->current = {};
@@ -236,15 +256,7 @@ struct LayerReader::Impl {
       im->current = std::move(im->full.front());
       im->full.pop_front();
       lock.unlock();
-      try {  // nothing may unwind through libarchive
-        im->hash(im->current);
-      } catch (const std::exception& e) {
-        archive_set_error(a, EIO, "%s", e.what());
-        return -1;
-      } catch (...) {
-        archive_set_error(a, EIO, "the diff_id hook failed");
-        return -1;
-      }
+      im->hash(im->current);
       *out = im->current.data.get();
       return static_cast<la_ssize_t>(im->current.size);
     }
@@ -405,7 +417,6 @@ void LayerReader::finish() {
           im.spare.push_back(std::move(c));
           im.cv.notify_all();
         }
-        im.cv.notify_all();
         if (im.inflated) break;
         im.cv.wait(lock, [&] { return !im.full.empty() || im.inflated; });
       }

@@ -105,6 +105,17 @@ TEST(LayerReader, HooksSeeCompressedAndUncompressedBytes) {
   EXPECT_EQ(compressed, slurp(s.path("l.tar.gz")));
   EXPECT_EQ(plain, slurp(s.path("l.tar")));
 
+  // Past the tar's end, 4 MiB more (a writer's block padding): chunks that
+  // finish() takes after the parser stopped, hashed all the same.
+  std::string padded = slurp(s.path("l.tar")) + std::string(4 << 20, '\0');
+  std::ofstream(s.path("p.tar.gz"), std::ios::binary) << gzip_member(padded);
+  std::string tail;
+  LayerSource t = Src("layer padded", s.path("p.tar.gz"));
+  t.on_uncompressed = [&](const void* d, size_t n) { tail.append(static_cast<const char*>(d), n); };
+  read_all(t);
+  EXPECT_EQ(tail.size(), padded.size());
+  EXPECT_TRUE(tail == padded);
+
   std::string again;
   LayerSource p = Src("layer plain", s.path("l.tar"));
   p.on_uncompressed = [&](const void* d, size_t n) { again.append(static_cast<const char*>(d), n); };

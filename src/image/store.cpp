@@ -253,11 +253,11 @@ std::optional<std::string> Store::remove(const Reference& name) {
   std::optional<FileLock> no_claims;
   try {
     no_claims = FileLock::try_exclusive(root_ + "/blobs.lock");
+    if (!no_claims) log::debug("an import or pull is under way: unlisted blobs are left for a later rmi");
   } catch (const Error& err) {
     log::debug(err.what());
   }
   if (no_claims) collect_blobs();
-  else log::debug("an import or pull is under way: unlisted blobs are left for a later rmi");
   return id;
 }
 
