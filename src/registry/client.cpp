@@ -233,7 +233,7 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
     // Only the registry's own challenge is answered: one from where a
     // redirect led (storage, a CDN: anyone) could name a realm that would
     // be sent the user's password.
-    if (r.status == 401 && !answered && origin_of(r.url.empty() ? req.url : r.url) == own) {
+    if (r.status == 401 && !answered && origin_of(r.url) == own) {
       answered = true;
       if (st_->answer_challenge(*ep, r)) continue;
       return r;
@@ -258,13 +258,18 @@ HttpResponse Client::send_ok(HttpSession& s, const MakeRequest& make, const std:
   if (r.status >= 200 && r.status < 300) return r;
   std::string text = registry_error_text(r.body);
   std::string at = what.empty() ? "" : what + ": ";
-  std::string reg = st_->ref.domain;
-  bool creds = st_->endpoints[st_->current].creds.has_value();
+  std::string reg = st_->ref.domain, own;
+  bool creds;
+  {
+    std::lock_guard lock(st_->mu);
+    const Endpoint& ep = st_->endpoints[st_->current];
+    creds = ep.creds.has_value();
+    own = origin_of(st_->origin(ep));
+  }
   // A 401 from where a redirect led (not answered: see send) is that
   // host's refusal, not the registry's.
-  if (std::string from = origin_of(r.url);
-      r.status == 401 && !from.empty() && from != origin_of(st_->origin(st_->endpoints[st_->current])))
-    throw Error(fmt::format("{}{}, where the registry redirected, refused access (401)", at, from));
+  if (r.status == 401 && origin_of(r.url) != own)
+    throw Error(fmt::format("{}{}, where the registry redirected, refused access (401)", at, origin_of(r.url)));
   if (r.status == 401)
     throw Error(creds ? fmt::format("{}access denied with the credentials given for {}", at, reg)
                       : fmt::format("{}authentication required (ferry login {}, or --creds USER:PASS)", at, reg));

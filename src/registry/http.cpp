@@ -113,10 +113,9 @@ size_t on_write(char* data, size_t, size_t n, void* user) {
     // Manifests, configs, tokens, errors: held whole, so bounded; a
     // registry that sends more (or without end) ends the request.
     if (call->resp->body.size() + n > kMaxBody) {
-      const std::string& url = call->req->url;
-      call->error = std::make_exception_ptr(Error(fmt::format("{} {}: the registry's answer is larger than {} MiB: refused",
-                                                              call->req->method, url.substr(0, url.find('?')),
-                                                              kMaxBody >> 20)));
+      call->error = std::make_exception_ptr(
+          Error(fmt::format("{} {}: the registry's answer is larger than {} MiB: refused", call->req->method,
+                            without_query(call->req->url), kMaxBody >> 20)));
       return 0;
     }
     call->resp->body.append(data, n);

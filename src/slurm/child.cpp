@@ -50,8 +50,9 @@ Child start_ferry(const std::string& ferry, const std::vector<std::string>& args
     ::dup2(e[1], 2);
     // slurmstepd's descriptors stay out of the user's process; before
     // close_range (Linux 5.9), one by one.
-    if (::syscall(SYS_close_range, 4U, ~0U, 0) != 0)
-      for (int fd = 4, max = static_cast<int>(::sysconf(_SC_OPEN_MAX)); fd < max; ++fd) ::close(fd);
+    int first = out_fd == 3 ? 4 : 3;
+    if (::syscall(SYS_close_range, static_cast<unsigned>(first), ~0U, 0) != 0)
+      for (int fd = first, max = static_cast<int>(::sysconf(_SC_OPEN_MAX)); fd < max; ++fd) ::close(fd);
     ::execve(argv[0], argv.data(), envp.data());
     const char* why = ::strerrordesc_np(errno);  // no locale, no lock: safe after fork
     if (why == nullptr) why = "error";
@@ -74,14 +75,10 @@ std::string read_all(int fd, int timeout_ms, bool* whole) {
   char buf[4096];
   bool eof = false;
   while (out.size() < kMaxChildOutput) {
-    int wait = -1;
-    if (timeout_ms >= 0) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) break;
-      wait = static_cast<int>(left);
-    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) break;
     pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, wait);
+    int r = ::poll(&p, 1, static_cast<int>(left));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     ssize_t n = ::read(fd, buf, std::min(sizeof buf, kMaxChildOutput - out.size()));

@@ -32,7 +32,7 @@ Child start_ferry(const std::string& ferry, const std::vector<std::string>& args
 constexpr size_t kMaxChildOutput = 8 << 20;
 
 /// Reads FD to EOF, at most kMaxChildOutput bytes, for at most TIMEOUT_MS
-/// in all (-1: no limit). WHOLE, when given, says whether it read to EOF.
+/// in all. WHOLE, when given, says whether it read to EOF.
 std::string read_all(int fd, int timeout_ms, bool* whole = nullptr);
 
 /// Reads OUT and ERR together to their ends (each at most

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <utility>
 
 namespace ferry_spank {
 namespace {
@@ -209,13 +210,11 @@ Report in_child(Fn fn) {
   return r;
 }
 
-// Detaches the node's mount (g_root) and removes its directories, in a
+// Detaches the node's mount (TARGET) and removes its directories (GATE), in a
 // root child. What is not there (never made, or undone already: a child
 // that died part-way) is no error.
-void remove_mount() {
-  if (g_gate.empty()) return;
-  std::string gate = g_gate, target = g_root;
-  g_gate.clear(), g_root.clear();
+void remove_mount(const std::string& gate, const std::string& target) {
+  if (gate.empty()) return;
   Report r = in_child([&] {
     Report mine;
     if (!become_root()) return mine.err = errno, mine;
@@ -314,11 +313,13 @@ int kernel_mount(spank_t sp, const std::string& image, uid_t uid) {
   std::string acl = acl_for(uid);
   Report r = in_child([&] { return mount_as_root(file, gate.c_str(), target.c_str(), acl); });
   ::close(file);
-  if (r.stage == kDone || r.stage == kLost) g_gate = gate, g_root = target;
-  if (r.stage == kDone) return 0;
+  if (r.stage == kDone) {
+    g_gate = gate, g_root = target;
+    return 0;
+  }
   // mount_as_root undoes its own steps when one fails; a child that died
   // before its report may have left some: removed, whatever is there.
-  if (r.stage == kLost) remove_mount();
+  if (r.stage == kLost) remove_mount(gate, target);
   // The kernel (or this node) cannot do it: the FUSE holder can. A
   // corrupt image or one the driver refuses fails the step.
   bool unavailable =
@@ -335,6 +336,6 @@ int kernel_mount(spank_t sp, const std::string& image, uid_t uid) {
 
 const std::string& kernel_mount_root() { return g_root; }
 
-void kernel_unmount() { remove_mount(); }
+void kernel_unmount() { remove_mount(std::exchange(g_gate, {}), std::exchange(g_root, {})); }
 
 }  // namespace ferry_spank

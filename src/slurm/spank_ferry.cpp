@@ -417,7 +417,6 @@ int start_container(spank_t sp) {
     return -1;
   }
   g.keeper = c.pid;
-  ::fcntl(g.keeper_pidfd, F_SETFD, FD_CLOEXEC);  // pidfds are; the task must not keep it
   bool whole = false;
   std::string ready = read_all(c.out, kReadyTimeoutMs, &whole);
   ::close(c.out);

@@ -317,7 +317,7 @@ registry_stop() {
 
 proxy_start() {
   local fault=${1:-} count=2 w tls=()
-  [ -n "$fault" ] || fail "proxy_start: give a fault: none, drop-blob, drop-each-blob, corrupt-blob, 429, 500 or hang"
+  [ -n "$fault" ] || fail "proxy_start: give a fault: none, drop-blob, drop-each-blob, corrupt-blob, 429, 500, hang or cdn-challenge"
   shift
   for w in "$@"; do
     case $w in

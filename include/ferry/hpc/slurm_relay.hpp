@@ -22,7 +22,6 @@
 #include <utility>
 #include <vector>
 
-#include "ferry/core/fd.hpp"
 #include "ferry/runtime/container_spec.hpp"
 
 namespace ferry::hpc {
