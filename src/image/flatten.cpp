@@ -74,6 +74,7 @@ class Flattener {
   ConvertStats& stats_;
   TreeNode root_;
   std::string label_;  // of the layer being read
+  uint64_t holes_left_ = kSparseHoleLimit;  // over all layers
 };
 
 // "./a//b/" -> {a, b}; absolute paths and ".." are refused, not normalised:
@@ -158,7 +159,7 @@ void Flattener::fill(TreeNode& n, LayerReader& r, const LayerEntry& e, Kind kind
   n.xattrs = e.xattrs;
   n.target = kind == Kind::kSymlink || kind == Kind::kHardlink ? e.link_target : std::string();
   if (kind == Kind::kFile)
-    n.body = writer_.add_file([&r](const ByteSink& sink) { r.read_body(sink); });
+    n.body = writer_.add_file([&](const ByteSink& sink) { r.read_body(sink, holes_left_); });
 }
 
 void Flattener::place(TreeNode& dir, const std::string& name, LayerReader& r, const LayerEntry& e, Kind kind,

@@ -22,6 +22,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <fmt/format.h>
 #include <mutex>
 #include <thread>
 
@@ -374,11 +375,18 @@ bool LayerReader::next(LayerEntry* out) {
   return true;
 }
 
-uint64_t LayerReader::read_body(const ByteSink& sink) {
+uint64_t LayerReader::read_body(const ByteSink& sink, uint64_t& holes_left) {
   Impl& im = *impl_;
   static const char zeros[64 * 1024] = {};
   uint64_t pos = 0;
   auto fill_to = [&](uint64_t end) {
+    if (end <= pos) return;
+    if (end - pos > holes_left) {
+      const char* p = archive_entry_pathname(im.entry);
+      throw Error(fmt::format("{}: {}: sparse file whose holes pass ferry's limit of {} TiB of holes per image",
+                              im.src.label, p ? p : "?", kSparseHoleLimit >> 40));
+    }
+    holes_left -= end - pos;
     while (pos < end) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(end - pos, sizeof zeros));
       sink(zeros, n);

@@ -1,12 +1,16 @@
 #include <archive.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fmt/format.h>
 #include <fstream>
 #include <sstream>
 
 #include "ferry/core/error.hpp"
+#include "ferry/core/fd.hpp"
 #include "ferry/image/layer.hpp"
 #include "layer_fixture.hpp"
 
@@ -33,10 +37,11 @@ Read read_all(const LayerSource& src) {
   LayerReader r(src);
   out.comp = r.compression();
   LayerEntry e;
+  uint64_t holes = kSparseHoleLimit;
   while (r.next(&e)) {
     std::string body;
     if (e.type == EntryType::kFile)
-      r.read_body([&](const void* d, size_t n) { body.append(static_cast<const char*>(d), n); });
+      r.read_body([&](const void* d, size_t n) { body.append(static_cast<const char*>(d), n); }, holes);
     out.entries.push_back(e);
     out.bodies.push_back(body);
   }
@@ -160,6 +165,62 @@ TEST(LayerReader, XzIsRefusedByName) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_STREQ(e.what(), "layer x: xz-compressed layers are not supported (OCI allows gzip and zstd)");
+  }
+}
+
+// A sparse file as GNU tar writes it (old GNU and PAX 1.0 sparse formats):
+// data at 0 and at 1 MiB, a hole between and one at the end. The holes come
+// as zeros and are taken from the budget; a budget too small for a hole is
+// an error naming the entry, raised before any zero of that hole is sent.
+TEST(LayerReader, SparseHolesComeAsZerosFromTheBudget) {
+  Scratch s;
+  ::mkdir(s.path("src").c_str(), 0755);
+  constexpr off_t kSize = 3 << 20, kSecond = 1 << 20;
+  const std::string a(4096, 'A'), b(4096, 'B');
+  {
+    Fd f(::open(s.path("src/sparse").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(f);
+    ASSERT_EQ(::pwrite(f.get(), a.data(), a.size(), 0), 4096);
+    ASSERT_EQ(::pwrite(f.get(), b.data(), b.size(), kSecond), 4096);
+    ASSERT_EQ(::ftruncate(f.get(), kSize), 0);
+  }
+  std::string want(kSize, '\0');
+  want.replace(0, a.size(), a);
+  want.replace(kSecond, b.size(), b);
+  const uint64_t holes = kSize - 2 * 4096;
+  for (const char* format : {"gnu", "posix"}) {
+    SCOPED_TRACE(format);
+    const std::string tar = s.path(std::string(format) + ".tar");
+    std::string cmd = fmt::format("tar --sparse --format={} -C {} -cf {} sparse", format, s.path("src"), tar);
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    ASSERT_LT(::lseek(Fd(::open(tar.c_str(), O_RDONLY | O_CLOEXEC)).get(), 0, SEEK_END), kSize) << "not sparse";
+    {
+      LayerReader r(Src("layer s", tar));
+      LayerEntry e;
+      ASSERT_TRUE(r.next(&e));
+      EXPECT_EQ(e.size, static_cast<uint64_t>(kSize));
+      std::string body;
+      uint64_t left = holes + 7;
+      EXPECT_EQ(r.read_body([&](const void* d, size_t n) { body.append(static_cast<const char*>(d), n); }, left),
+                static_cast<uint64_t>(kSize));
+      EXPECT_TRUE(body == want);
+      EXPECT_EQ(left, 7U);
+    }
+    {
+      LayerReader r(Src("layer s", tar));
+      LayerEntry e;
+      ASSERT_TRUE(r.next(&e));
+      uint64_t sent = 0, left = kSecond - 4096 - 1;  // one byte short of the first hole
+      try {
+        r.read_body([&](const void*, size_t n) { sent += n; }, left);
+        FAIL() << "no error";
+      } catch (const Error& err) {
+        EXPECT_STREQ(err.what(),
+                     "layer s: sparse: sparse file whose holes pass ferry's limit of 2 TiB of holes per image");
+      }
+      EXPECT_EQ(sent, 4096U);
+      EXPECT_EQ(left, static_cast<uint64_t>(kSecond - 4096 - 1));
+    }
   }
 }
 

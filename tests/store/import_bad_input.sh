@@ -10,6 +10,12 @@ tar -C "$T/rootfs" -cf "$T/plain.tar" .
 mkdir -p "$T/hostile"
 echo pwned >"$T/hostile/passwd"
 tar -C "$T/hostile" -cf "$T/hostile.tar" --transform 's,^\./passwd,../../etc/passwd,' ./passwd
+# A sparse bomb: a 3 TiB hole (a few KiB of tar), past the 2 TiB of holes
+# an image may hold. Without the limit it would be fed as zeros for minutes;
+# a header can declare exabytes.
+mkdir -p "$T/sparse"
+truncate -s 3T "$T/sparse/lastlog"
+tar -C "$T/sparse" --sparse -cf "$T/sparse.tar" ./lastlog
 chmod a+r "$T"/*.tar* 
 store="$T/store"
 user_dir "$store"
@@ -34,3 +40,4 @@ check_bad "hostile path" "tar:$T/hostile.tar" bad/c 'path has a ".." component'
 check_bad "missing file" "tar:$T/none.tar" bad/d "open $T/none.tar: No such file or directory"
 check_bad "unknown source kind" "zip:$T/plain.tar" bad/e "unknown source 'zip:"
 check_bad "malformed name" "tar:$T/plain.tar" "Bad/Name" "invalid reference"
+check_bad "sparse bomb" "tar:$T/sparse.tar" bad/f "./lastlog: sparse file whose holes pass ferry's limit of 2 TiB"

@@ -55,6 +55,12 @@ struct LayerSource {
   ByteSink on_uncompressed;
 };
 
+/// The sparse holes one image may hold in all (read_body's `holes_left`):
+/// 2 TiB, beyond the largest real case, /var/log/lastlog after useradd of
+/// a uid near 2^32 (1.25 TB). Each byte of a hole is fed to the SquashFS
+/// writer as a zero (about 10 GB/s here), so this also bounds the time.
+inline constexpr uint64_t kSparseHoleLimit = uint64_t{2} << 40;
+
 enum class Compression { kNone, kGzip, kZstd };
 
 /// The compression of a blob that starts with the N bytes at DATA, by its
@@ -91,9 +97,12 @@ class LayerReader {
   /// A body not read is skipped. Throws on a damaged stream.
   bool next(LayerEntry* entry);
 
-  /// Streams the current entry's body to `sink` in chunks (sparse holes come
-  /// as zeros). Returns the number of bytes delivered.
-  uint64_t read_body(const ByteSink& sink);
+  /// Streams the current entry's body to `sink` in chunks. A sparse file's
+  /// holes come as zeros and are taken from `holes_left`: a hole larger than
+  /// what is left is refused (throws, naming the entry) before any of its
+  /// zeros are sent, so that a header declaring exabytes of holes cannot
+  /// keep an import busy for years. Returns the number of bytes delivered.
+  uint64_t read_body(const ByteSink& sink, uint64_t& holes_left);
 
   /// Reads the rest of the stream (so on_uncompressed saw all of it) and
   /// checks the compressed stream ended cleanly. Call after next() == false.
