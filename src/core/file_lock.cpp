@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -32,12 +33,17 @@ FileLock::FileLock(const std::string& path, Mode mode) : fd_(open_or_throw(path,
   const int op = mode == Mode::kShared ? LOCK_SH : LOCK_EX;
   auto start = std::chrono::steady_clock::now();
   bool told = false;
+  // Polled, so that the warning can come after 2 s (a blocking flock could
+  // only be cut short by a signal, in a process with threads). Most holds
+  // last milliseconds (an index rewrite): the first waits are short.
+  auto pause = std::chrono::milliseconds(1);
   while (!try_lock(fd_.get(), op, path)) {
     if (!told && std::chrono::steady_clock::now() - start > std::chrono::seconds(2)) {
       log::warn("waiting for another ferry holding " + path);
       told = true;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
 }
 
