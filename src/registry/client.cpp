@@ -188,13 +188,11 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
   for (;;) {
     Endpoint* ep;
     std::string origin, base;
-    bool plain_ok;  // http allowed: an insecure registry, or one served over http
     {
       std::lock_guard lock(st_->mu);
       ep = &st_->endpoints[st_->current];
       origin = st_->origin(*ep);
       base = st_->base(*ep);
-      plain_ok = ep->insecure || ep->scheme == "http";
     }
     HttpRequest req = make();
     if (req.url.starts_with("/"))
@@ -205,7 +203,9 @@ HttpResponse Client::send(HttpSession& s, const MakeRequest& make, int max_retri
     // credentials; a location elsewhere (storage, a CDN) none, and an
     // http:// one from a verified https registry is refused: the blob and
     // the token would cross the network in the clear.
-    if (!plain_ok && req.url.starts_with("http://"))
+    // (Only an insecure endpoint is ever served over http: `insecure` is
+    // fixed when it is made, its scheme falls back to http only when set.)
+    if (!ep->insecure && req.url.starts_with("http://"))
       throw Error(fmt::format("{}: the registry sent a plain http location ({}); refusing", ep->domain,
                               origin_of(req.url)));
     const std::string own = origin_of(origin);

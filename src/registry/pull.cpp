@@ -41,7 +41,7 @@ using image::BlobDescriptor;
 
 // One blob on its way into the store (or there already).
 struct Blob {
-  BlobDescriptor desc;
+  BlobDescriptor desc;  // a layer's: its size is there (pull() refuses a layer without one)
   std::string path;  // the file to read: the store's, or the writer's while downloading
   std::unique_ptr<image::BlobWriter> writer;  // none when the store has the blob
   std::mutex mu;
@@ -63,7 +63,7 @@ struct Blob {
   bool wait(uint64_t consumed, const std::atomic<bool>& stop) {
     std::unique_lock lock(mu);
     // The reader sniffs compression from its first read: give it a header's worth.
-    uint64_t want = consumed == 0 ? std::min<uint64_t>(512, desc.size.value_or(512)) : consumed + 1;
+    uint64_t want = consumed == 0 ? std::min<uint64_t>(512, *desc.size) : consumed + 1;
     while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return error || done || have >= want; }))
       if (stop) return false;
     return !error;
@@ -105,7 +105,7 @@ class Downloader {
         p += drop;
         n -= drop;
         if (n == 0) return;
-        if (b.desc.size && b.have + n > *b.desc.size)
+        if (b.have + n > *b.desc.size)
           throw Error(fmt::format("{}: larger than the {} bytes its manifest says", what, *b.desc.size));
         b.writer->write(p, n);
         {
@@ -118,7 +118,7 @@ class Downloader {
       return r;
     };
     client_.send_ok(s, make, what);
-    if (b.desc.size && b.have != *b.desc.size)
+    if (b.have != *b.desc.size)
       throw Error(fmt::format("{}: size mismatch (manifest says {}, got {})", what, *b.desc.size, b.have));
     if (const std::string& got = b.writer->digest(); got != b.desc.digest)
       throw Error(fmt::format("{}: digest mismatch (got {})", what, got));
@@ -269,7 +269,7 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
     all.push_back(&b);
     std::string kept = store.blob_path(d.digest);
     struct stat st {};
-    if (::stat(kept.c_str(), &st) == 0 && (!d.size || static_cast<uint64_t>(st.st_size) == *d.size)) {
+    if (::stat(kept.c_str(), &st) == 0 && static_cast<uint64_t>(st.st_size) == *d.size) {
       b.path = kept;
       b.done = true;
       b.have = static_cast<uint64_t>(st.st_size);
@@ -299,7 +299,7 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
   }
 
   Progress progress(options.progress == PullOptions::Progress::kQuiet, "downloaded");
-  for (Blob* b : missing) progress.blob(b->desc.digest, b->desc.size.value_or(0));
+  for (Blob* b : missing) progress.blob(b->desc.digest, *b->desc.size);
   std::atomic<bool> cancel{false};
   Downloader downloader(client, progress, cancel);
   downloader.start(missing, options.client.config.pull_jobs_or_default());
