@@ -3,7 +3,7 @@
 //
 //   as the user (slurmstepd's effective uid)  open the image: a user can
 //       never have root mount a file they may not read; check it is a
-//       regular SquashFS file on a file system that is not FUSE.
+//       regular SquashFS file on a file system that is not FUSE or an overlay.
 //   in a forked child that is root again (slurmstepd's real uid; its own
 //       credentials never change: it has threads)  /run/ferry (root, 0711);
 //       a step directory in it (root, 0700, an ACL letting only the user
@@ -49,7 +49,7 @@ std::string g_root;  // kRunDir/g_gate/root while the image is mounted there
 // Where the root child stopped, and why.
 enum Stage : int { kDone, kHelper, kPrivilege, kRun, kGate, kAcl, kLoopControl, kLoop, kLost, kMount };
 struct Report {
-  int stage = kPrivilege;  // a child that says nothing did not get far
+  int stage = kPrivilege;  // the root child's first step (a silent child is kLost: in_child)
   int err = 0;
 };
 
@@ -286,11 +286,13 @@ int kernel_mount(spank_t sp, const std::string& image, uid_t uid) {
   }
   struct stat st {};
   struct statfs fs {};
-  if (::fstatfs(file, &fs) != 0 || fs.f_type == kFuseMagic || fs.f_type == kOverlayMagic) {
+  bool known = ::fstatfs(file, &fs) == 0;
+  if (!known || fs.f_type == kFuseMagic || fs.f_type == kOverlayMagic) {
     // A FUSE file's server (maybe the user) would answer the kernel's reads,
     // directly or under an overlay; asked before reading the magic, so that
     // it answers none of ours.
-    slurm_info("ferry: kernel-mount: %s is on FUSE or an overlay; using the FUSE holder", image.c_str());
+    slurm_info("ferry: kernel-mount: %s %s; using the FUSE holder", image.c_str(),
+               known ? "is on FUSE or an overlay" : "is on a file system that cannot be told");
     ::close(file);
     return 0;
   }

@@ -345,18 +345,25 @@ void signal_keeper(int sig) {
   if (g.keeper_pidfd >= 0) ::syscall(SYS_pidfd_send_signal, g.keeper_pidfd, sig, nullptr, 0);
 }
 
+// Reaps the keeper through its pidfd (as signal_keeper signals it: its pid
+// may be another child of slurmstepd's by now). True once it is gone, reaped
+// here or by slurmstepd already; WNOHANG: false while it runs.
+bool reap_keeper(int options) {
+  constexpr auto kPidfd = static_cast<idtype_t>(3);  // P_PIDFD (Linux 5.4); glibc 2.36 has no name for it
+  siginfo_t info{};
+  while (::waitid(kPidfd, static_cast<id_t>(g.keeper_pidfd), &info, WEXITED | options) != 0)
+    if (errno != EINTR) return errno == ECHILD;
+  return info.si_pid != 0;
+}
+
 void stop_keeper() {
   if (g.keeper <= 0) return;
   signal_keeper(SIGTERM);
   bool gone = false;
-  for (int i = 0; i < 500 && !gone; ++i) {  // 5 s, then SIGKILL
-    pid_t r = ::waitpid(g.keeper, nullptr, WNOHANG);
-    gone = r == g.keeper || (r < 0 && errno == ECHILD);
-    if (!gone) ::usleep(10000);
-  }
+  for (int i = 0; i < 500 && !(gone = reap_keeper(WNOHANG)); ++i) ::usleep(10000);  // 5 s, then SIGKILL
   if (!gone) {
     signal_keeper(SIGKILL);
-    ::waitpid(g.keeper, nullptr, 0);
+    reap_keeper(0);
   }
   g.keeper = -1;
   if (g.keeper_pidfd >= 0) ::close(g.keeper_pidfd);
