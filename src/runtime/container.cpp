@@ -213,11 +213,11 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
   const Mount& m = *om.mount;
   try {
     if (m.kind == Mount::Kind::Content) return mount_generated(rootfs, {m.destination, m.content}, 100 + index);
-    Fd target = om.make_point ? rootfs.ensure(m.destination, om.directory)
-                              : rootfs.existing(m.destination, om.directory);
     // The plan checked this in the image; a symlink in a host directory
     // bound since (another user's, in /tmp) may lead there too.
-    bool on_root = rootfs.is_root(target.get());
+    bool on_root = false;
+    Fd target = om.make_point ? rootfs.ensure(m.destination, om.directory, &on_root)
+                              : rootfs.existing(m.destination, om.directory, &on_root);
     if (on_root && !m.volume)
       throw Error(
           fmt::format("{} leads to the container's root through a symlink: only a volume (-v) may replace "
@@ -227,14 +227,14 @@ void apply_mount(Rootfs& rootfs, const OpenedMount& om, int index) {
       std::string tmp = fmt::format("{}/tmpfs{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
       mount_tmpfs(tmp, "mode=0755");
+      rootfs.private_mount(tmp);
       move_mount_to(tmp, target.get(), m.destination);
-      rootfs.private_mount(m.destination);
     } else if (m.kind == Mount::Kind::Served) {  // mounted in staging, then moved, as a tmpfs
       std::string tmp = fmt::format("{}/served{}", kStaging, index);
       if (::mkdir(tmp.c_str(), 0700) != 0) throw_errno("mkdir", tmp);
       mount_served(*m.served, tmp, ::getuid(), ::getgid());
+      rootfs.private_mount(tmp);
       move_mount_to(tmp, target.get(), m.destination);
-      rootfs.private_mount(m.destination);
     } else {
       // /dev and device binds (GPUs, interconnect) keep their device nodes;
       // everything else is nodev.

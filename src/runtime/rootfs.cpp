@@ -65,12 +65,6 @@ Rootfs::Beneath Rootfs::resolve_beneath(const std::string& path, int flags, Fd& 
   return Beneath::kWalk;
 }
 
-bool Rootfs::is_root(int fd) {
-  root_fd();  // root_id_ is the current root's
-  struct stat st {};
-  return ::fstat(fd, &st) == 0 && same_file(st, root_id_);
-}
-
 Rootfs::Walk Rootfs::walk(const std::string& path, bool follow_last) {
   Walk w;
   w.chain.push_back(Fd(::fcntl(root_fd(), F_DUPFD_CLOEXEC, 3)));
@@ -145,20 +139,22 @@ std::optional<Fd> Rootfs::open_file(const std::string& path, struct stat& st) {
   return fd;
 }
 
-struct stat Rootfs::check_type(int fd, const std::string& path, bool directory) {
+void Rootfs::check_type(int fd, const std::string& path, bool directory, bool* on_root) {
   struct stat st = stat_fd(fd, path);
   bool is_dir = S_ISDIR(st.st_mode);
   if (is_dir != directory)
     throw Error(fmt::format("{}: exists in the container as a {}, expected a {}", path,
                             is_dir ? "directory" : "file", directory ? "directory" : "file"));
-  return st;
+  if (on_root) {
+    root_fd();  // root_id_ is the current root's
+    *on_root = same_file(st, root_id_);
+  }
 }
 
 std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directory, bool* on_root) {
   if (on_root) *on_root = false;
   auto found = [&](int fd) -> std::optional<MissingPath> {
-    struct stat st = check_type(fd, path, directory);
-    if (on_root) *on_root = same_file(st, root_id_);
+    check_type(fd, path, directory, on_root);
     return std::nullopt;
   };
   if (Fd fd; resolve_beneath(path, O_PATH, fd) == Beneath::kFound) return found(fd.get());
@@ -172,33 +168,35 @@ std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directo
   return m;
 }
 
-Fd Rootfs::existing(const std::string& path, bool directory) {
+Fd Rootfs::existing(const std::string& path, bool directory, bool* on_root) {
   if (auto fd = open(path)) {
-    check_type(fd->get(), path, directory);
+    check_type(fd->get(), path, directory, on_root);
     return std::move(*fd);
   }
   Walk w = walk(path, true);
   if (!w.found && std::find(private_devs_.begin(), private_devs_.end(),
                             stat_fd(w.chain.back().get(), path).st_dev) != private_devs_.end())
-    return ensure(path, directory);
+    return ensure(path, directory, on_root);
   throw Error(fmt::format("{}: a symlink in the image leads it into a host directory, where ferry makes no mount "
                           "point",
                           path));
 }
 
-void Rootfs::private_mount(const std::string& path) {
-  if (auto fd = open(path)) private_devs_.push_back(stat_fd(fd->get(), path).st_dev);
+void Rootfs::private_mount(const std::string& staged) {
+  struct stat st {};
+  if (::stat(staged.c_str(), &st) != 0) throw_errno("stat", staged);
+  private_devs_.push_back(st.st_dev);
 }
 
-Fd Rootfs::ensure(const std::string& path, bool directory) {
+Fd Rootfs::ensure(const std::string& path, bool directory, bool* on_root) {
   if (Fd fd; resolve_beneath(path, O_PATH, fd) == Beneath::kFound) {
-    check_type(fd.get(), path, directory);
+    check_type(fd.get(), path, directory, on_root);
     return fd;
   }
   for (int attempt = 0; attempt < 64; ++attempt) {
     Walk w = walk(path, true);
     if (w.found) {
-      check_type(w.found->get(), path, directory);
+      check_type(w.found->get(), path, directory, on_root);
       return std::move(*w.found);
     }
     int parent = w.chain.back().get();

@@ -50,20 +50,22 @@ class Rootfs {
 
   /// O_PATH fd of PATH, making it (mkdir, or an empty file) when missing and
   /// its parent is writable (a host bind). Throws naming PATH otherwise.
-  Fd ensure(const std::string& path, bool directory);
+  /// ON_ROOT, when given, is set as missing() sets it, for the root as
+  /// mounted now.
+  Fd ensure(const std::string& path, bool directory, bool* on_root = nullptr);
   /// O_PATH fd of PATH, which must exist as the wanted type: a mount point
   /// that the image's layer holds, now perhaps reached through a symlink in
   /// the image. Missing, it has been led into another mount: made there
   /// (ensure) when that is one of ferry's own (private_mount), else, as
-  /// a host directory, nothing is made for it: throws naming PATH.
-  Fd existing(const std::string& path, bool directory);
-  /// PATH was just mounted with a file system of ferry's own, private to
-  /// the container (a tmpfs, a per-node cache): mount points may be made in
-  /// it.
-  void private_mount(const std::string& path);
+  /// a host directory, nothing is made for it: throws naming PATH. ON_ROOT
+  /// as for ensure().
+  Fd existing(const std::string& path, bool directory, bool* on_root = nullptr);
+  /// STAGED (a host path, in ferry's staging directory) holds a file system
+  /// of ferry's own, private to the container (a tmpfs, a per-node cache),
+  /// about to be moved into the root: mount points may be made in it. Asked
+  /// there, before the move, so that no path in the root is resolved again.
+  void private_mount(const std::string& staged);
 
-  /// True when FD (from ensure() or existing()) is the root, as mounted now.
-  bool is_root(int fd);
   /// Something was just mounted on the root itself (a volume at /, or at a
   /// symlink in the image that leads there): later lookups start from the
   /// mount, as a path lookup of the root would.
@@ -82,8 +84,9 @@ class Rootfs {
   enum class Beneath { kFound, kAbsent, kWalk };
   Beneath resolve_beneath(const std::string& path, int flags, Fd& out);
   int root_fd();
-  /// FD's stat when it is of the wanted type; throws naming PATH otherwise.
-  struct stat check_type(int fd, const std::string& path, bool directory);
+  /// Throws naming PATH unless FD is of the wanted type; sets ON_ROOT, when
+  /// given, to whether FD is the root as mounted now (from the same stat).
+  void check_type(int fd, const std::string& path, bool directory, bool* on_root = nullptr);
 
   std::string root_;
   std::vector<dev_t> private_devs_;  // of private_mount()s
