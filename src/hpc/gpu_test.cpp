@@ -6,6 +6,7 @@
 
 #include "ferry/core/error.hpp"
 #include "ld_cache.hpp"
+#include "ld_cache_fixture.hpp"
 
 namespace ferry::hpc {
 
@@ -38,42 +39,20 @@ TEST(Gpus, DriverLibraryNames) {
   EXPECT_FALSE(is_driver_library("libGL.so.1"));
 }
 
-namespace {
-
-// A cache in glibc's new format, as ldconfig writes it, built by hand.
-std::string make_cache(const std::vector<std::pair<std::string, std::string>>& libs, int32_t flags) {
-  std::string head(48, '\0');
-  std::memcpy(head.data(), "glibc-ld.so.cache1.1", 20);
-  uint32_t n = static_cast<uint32_t>(libs.size());
-  std::memcpy(head.data() + 20, &n, 4);
-  std::string entries(24 * libs.size(), '\0');
-  std::string strings;
-  size_t base = head.size() + entries.size();
-  for (size_t i = 0; i < libs.size(); ++i) {
-    uint32_t key = static_cast<uint32_t>(base + strings.size());
-    strings += libs[i].first + '\0';
-    uint32_t value = static_cast<uint32_t>(base + strings.size());
-    strings += libs[i].second + '\0';
-    std::memcpy(entries.data() + 24 * i, &flags, 4);
-    std::memcpy(entries.data() + 24 * i + 4, &key, 4);
-    std::memcpy(entries.data() + 24 * i + 8, &value, 4);
-  }
-  return head + entries + strings;
-}
-
-}  // namespace
+using testing::make_ld_cache;
 
 TEST(Gpus, LoaderCache) {
   int32_t native = 0x0003 | (kNativeRequired >= 0 ? kNativeRequired : 0);  // FLAG_ELF_LIBC6 | this ABI
-  auto entries = parse_loader_cache(make_cache({{"libcuda.so.1", "/usr/lib/libcuda.so.1"}, {"libm.so.6", "/lib/libm.so.6"}}, native));
+  auto entries = parse_loader_cache(
+      make_ld_cache({{"libcuda.so.1", "/usr/lib/libcuda.so.1"}, {"libm.so.6", "/lib/libm.so.6"}}, native));
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ((*entries)[0].soname, "libcuda.so.1");
   EXPECT_EQ((*entries)[0].path, "/usr/lib/libcuda.so.1");
   // Another ABI's entry (i386 in an x86_64 cache: no LIB64 flag) is not ours.
-  EXPECT_EQ(parse_loader_cache(make_cache({{"libcuda.so.1", "/usr/lib32/libcuda.so.1"}}, 0x0003))->size(),
+  EXPECT_EQ(parse_loader_cache(make_ld_cache({{"libcuda.so.1", "/usr/lib32/libcuda.so.1"}}, 0x0003))->size(),
             native == 0x0003 ? 1u : 0u);
-  std::string cut = make_cache({{"libcuda.so.1", "/x"}}, native);
+  std::string cut = make_ld_cache({{"libcuda.so.1", "/x"}}, native);
   EXPECT_FALSE(parse_loader_cache(cut.substr(0, 60)));
 }
 

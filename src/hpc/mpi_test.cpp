@@ -13,6 +13,7 @@
 #include "ferry/core/file_lock.hpp"
 #include "ferry/hpc/mpi.hpp"
 #include "ld_cache.hpp"
+#include "ld_cache_fixture.hpp"
 #include "mpi_host.hpp"
 #include "mpi_image.hpp"
 #include "test_temp_dir.hpp"
@@ -37,27 +38,9 @@ TEST(LoaderCache, GarbageIsNotACache) {
   EXPECT_FALSE(parse_loader_cache(huge));
 }
 
-// A new-format cache (glibc's dl-cache.h) of ENTRIES (soname, path).
+// A cache of ENTRIES (soname, path) for this machine's ABI.
 std::string make_cache(const std::vector<std::pair<std::string, std::string>>& entries) {
-  const size_t header = 48, entry = 24;
-  std::string strings;
-  std::string table;
-  size_t base = header + entries.size() * entry;
-  auto put32 = [](std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); };
-  for (const auto& [soname, path] : entries) {
-    put32(table, static_cast<uint32_t>(0x0003 | std::max<int32_t>(kNativeRequired, 0)));  // libc6, this ABI
-    put32(table, static_cast<uint32_t>(base + strings.size()));
-    strings += soname + '\0';
-    put32(table, static_cast<uint32_t>(base + strings.size()));
-    strings += path + '\0';
-    table.append(12, '\0');  // osversion, hwcap
-  }
-  std::string h(header, '\0');
-  h.replace(0, 20, "glibc-ld.so.cache1.1");
-  uint32_t n = static_cast<uint32_t>(entries.size()), len = static_cast<uint32_t>(strings.size());
-  std::memcpy(&h[20], &n, 4);
-  std::memcpy(&h[24], &len, 4);
-  return h + table + strings;
+  return testing::make_ld_cache(entries, 0x0003 | std::max<int32_t>(kNativeRequired, 0));  // libc6, this ABI
 }
 
 // An image's cache is anyone's: a path longer than PATH_MAX is passed over,
