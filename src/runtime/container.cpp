@@ -112,6 +112,58 @@ void mount_overlay(bool writable) {
     throw_errno(writable ? "mount overlay (--writable-tmpfs)" : "mount overlay of mount points", kRootDir);
 }
 
+// Mount points missing in directories of the image (/home/USER,
+// /etc/hosts) come from an overlay on each top-most such directory rather
+// than on the root: an overlay's dentries start cold in every new
+// container, and lookups elsewhere in the image (a Python import makes a
+// thousand) then never pass through one. `import numpy` from a directory
+// image lacking /home/USER and /etc/hosts: 82.0 ms under a root overlay,
+// 77.0 ms with none, native 75.8 (bench/image-io's image, timeit -n 40).
+// False, having done nothing, when a point lies in the root itself: only a
+// root overlay can add it. Each overlay is mounted on the directory opened
+// beneath the root, which is also its lower layer (taken before the mount
+// covers it), so no path is resolved twice.
+bool overlay_directories(Rootfs& image, const std::vector<MissingPath>& points) {
+  auto within = [](const std::vector<std::string>& top, const std::vector<std::string>& dir) {
+    return top.size() <= dir.size() && std::equal(top.begin(), top.end(), dir.begin());
+  };
+  std::vector<std::vector<std::string>> tops;
+  for (const auto& p : points)
+    if (p.existing.empty()) return false;
+  for (const auto& p : points) {
+    bool nested = std::any_of(points.begin(), points.end(), [&](const MissingPath& q) {
+      return q.existing.size() < p.existing.size() && within(q.existing, p.existing);
+    });
+    if (!nested && std::find(tops.begin(), tops.end(), p.existing) == tops.end()) tops.push_back(p.existing);
+  }
+  for (size_t i = 0; i < tops.size(); ++i) {
+    const auto& top = tops[i];
+    const size_t depth = top.size();
+    std::vector<MissingPath> below;
+    mode_t mode = 0755;
+    for (const auto& p : points) {
+      if (!within(top, p.existing)) continue;
+      mode = p.modes[depth - 1];
+      below.push_back({{p.existing.begin() + static_cast<long>(depth), p.existing.end()},
+                       {p.modes.begin() + static_cast<long>(depth), p.modes.end()},
+                       p.rest,
+                       p.directory});
+    }
+    std::string layer = fmt::format("{}{}", kLayerDir, i);
+    if (::mkdir(layer.c_str(), 0755) != 0) throw_errno("mkdir", layer);
+    if (::chmod(layer.c_str(), mode & 07777) != 0) throw_errno("chmod", layer);  // stands in for the image's
+    make_mount_points(layer, below);
+    std::string dir;
+    for (const auto& name : top) dir += "/" + name;
+    Fd target = image.existing(dir, true);
+    std::string at = fmt::format("/proc/self/fd/{}", target.get());
+    std::string data = fmt::format("lowerdir={}:{},userxattr", layer, at);
+    if (::mount("overlay", at.c_str(), "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, data.c_str()) != 0)
+      throw_errno("mount overlay of mount points", dir);
+  }
+  return true;
+}
+
 std::string read_image_file(Rootfs& rootfs, const std::string& path) {
   struct stat st {};
   auto f = rootfs.open_file(path, st);
@@ -385,11 +437,17 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
     // Hooks write into the root (ldconfig's /etc/ld.so.cache): the
     // overlay's upper layer takes their writes until they are done.
     bool hooks = !spec.hooks.empty();
-    if (!points.empty() || spec.root.writable_tmpfs || hooks) {
+    bool writable = spec.root.writable_tmpfs || hooks;
+    // A SquashFS image keeps the root overlay: the kernel sends every
+    // ioctl on a FUSE file to the server, a round trip each (Python's
+    // isatty() on each module it opens: 137 FUSE_IOCTLs per `import
+    // numpy`), while overlayfs answers ENOTTY itself.
+    bool by_directory = spec.root.format != image::Format::Squashfs;
+    if (writable || (!points.empty() && !(by_directory && overlay_directories(image, points)))) {
       if (::mkdir(kLayerDir.c_str(), 0755) != 0) throw_errno("mkdir", kLayerDir);
       make_mount_points(kLayerDir, points);
       if (hooks) prepare_hook_layer(image, kLayerDir);
-      mount_overlay(spec.root.writable_tmpfs || hooks);
+      mount_overlay(writable);
       root = kRootDir;
     }
   }

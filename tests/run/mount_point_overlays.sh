@@ -1,0 +1,52 @@
+# Mount points a directory image lacks in its own directories (/home/USER
+# in /home, /etc/hosts in /etc) come from an overlay on each of those
+# directories, not on the root, so that lookups elsewhere in the image pass
+# through no overlay; the directories still show all the image's files.
+# Points under a missing directory share its top-most overlay; a point in
+# the root itself, --writable-tmpfs, or a SquashFS image (FUSE: overlayfs
+# spares each ioctl a round trip to the server) get the root overlay.
+. "$(dirname "$0")/../lib.sh"
+
+make_busybox_image "$T/img"
+mkdir -m 0755 "$T/img/home"
+echo marker >"$T/img/etc/marker"
+chmod a+r "$T/img/etc/marker"
+mkdir -m 0777 "$T/vol"
+
+# fstype MOUNTINFO PATH: the file system type of the mount at PATH (the
+# last one listed there), or "none".
+fstype() { printf '%s\n' "$1" | awk -v p="$2" '$5 == p { for (i = 7; $i != "-"; i++); t = $(i + 1) } END { print t ? t : "none" }'; }
+
+info=$(as_user "$FERRY" run "$T/img" cat /proc/self/mountinfo)
+[ "$(fstype "$info" /)" != overlay ] || fail "the root is an overlay: $(fstype "$info" /)"
+expect_eq "$(fstype "$info" /home)" overlay "/home"
+expect_eq "$(fstype "$info" /etc)" overlay "/etc"
+expect_eq "$(printf '%s\n' "$info" | awk '$9 == "overlay" || $10 == "overlay"' | wc -l)" 2 "overlays"
+out=$(as_user "$FERRY" run "$T/img" sh -c 'cat /etc/marker /etc/os-release; cat /etc/hosts | head -1; ls -d "$HOME"; id -un')
+expect_eq "$out" "$(printf 'marker\n%s\n%s\n%s\n%s' "$(cat "$T/img/etc/os-release")" "$(head -1 /etc/hosts)" "$TEST_HOME" "$TEST_USER")" "files through the overlays"
+out=$(as_user "$FERRY" run "$T/img" /probe mount /etc)
+expect_contains "$out" "ro=1" "/etc read-only"
+expect_contains "$out" "nosuid=1" "/etc nosuid"
+expect_contains "$out" "nodev=1" "/etc nodev"
+expect_status 1 as_user "$FERRY" run "$T/img" touch /etc/new
+[ ! -e "$T/img/home/$TEST_USER" ] && [ ! -e "$T/img/etc/hosts" ] || fail "a mount point was made in the image"
+
+# Points below a missing directory: one overlay, on /etc, holds them all.
+info=$(as_user "$FERRY" run -v "$T/vol:/etc/deep/er" "$T/img" sh -c 'ls /etc/deep; cat /proc/self/mountinfo')
+expect_contains "$info" "er"
+expect_eq "$(printf '%s\n' "$info" | awk '$9 == "overlay" || $10 == "overlay"' | wc -l)" 2 "overlays with /etc/deep/er"
+# A point in the root itself: one overlay, on the root.
+info=$(as_user "$FERRY" run -v "$T/vol:/newtop" "$T/img" cat /proc/self/mountinfo)
+expect_eq "$(fstype "$info" /)" overlay "the root with /newtop"
+expect_eq "$(fstype "$info" /etc)" none "/etc with /newtop"
+# --writable-tmpfs writes anywhere: the root overlay.
+info=$(as_user "$FERRY" run --writable-tmpfs "$T/img" cat /proc/self/mountinfo)
+expect_eq "$(fstype "$info" /)" overlay "the root with --writable-tmpfs"
+
+if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
+  need_fuse
+  make_squashfs "$T/img" "$T/img.sqfs"
+  info=$(as_user "$FERRY" run --no-share "$T/img.sqfs" cat /proc/self/mountinfo)
+  expect_eq "$(fstype "$info" /)" overlay "the root of a SquashFS image"
+  expect_eq "$(fstype "$info" /etc)" none "/etc of a SquashFS image"
+fi
