@@ -111,7 +111,7 @@ std::pair<std::string, std::string> read_both(int out, int err) {
         continue;
       }
       std::string& s = *into[i];
-      s.append(buf, std::min(static_cast<size_t>(n), kMaxChildOutput - std::min(kMaxChildOutput, s.size())));
+      s.append(buf, std::min(static_cast<size_t>(n), kMaxChildOutput - s.size()));  // never past it
     }
   }
   return got;

@@ -3,6 +3,7 @@
 // cannot stall a reader of both.
 #include "child.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -86,6 +87,29 @@ TEST(Child, OutFdSetAndNoStrayDescriptors) {
   ASSERT_GE(fds.size(), 4U) << err;
   EXPECT_LE(fds.size(), 5U) << err;
   EXPECT_EQ(std::vector<std::string>(fds.begin(), fds.begin() + 4), (std::vector<std::string>{"0", "1", "2", "3"}));
+  EXPECT_EQ(wait_exit(c.pid), 0);
+}
+
+// With the answer on stdout, fd 3 is no pipe of ours: a descriptor of the
+// caller's there is closed too.
+TEST(Child, Fd3IsClosedWhenTheAnswerIsOnStdout) {
+  int saved = ::fcntl(3, F_DUPFD_CLOEXEC, 10);  // the test runner's fd 3, if any, set aside meanwhile
+  int keep[2];
+  ASSERT_EQ(::pipe(keep), 0);
+  ASSERT_EQ(::dup2(keep[0], 3), 3);  // not close-on-exec
+  Child c = sh("ls /proc/self/fd");
+  if (saved >= 0) ::dup2(saved, 3), ::close(saved);
+  else ::close(3);
+  ::close(keep[0]), ::close(keep[1]);
+  auto [out, err] = read_both(c.out, c.err);
+  ::close(c.out), ::close(c.err);
+  std::vector<std::string> fds;
+  for (size_t at = 0, nl; (nl = out.find('\n', at)) != std::string::npos; at = nl + 1)
+    fds.push_back(out.substr(at, nl - at));
+  // ls's own directory descriptor, if any, is the lowest free one: 3.
+  ASSERT_GE(fds.size(), 3U) << out;
+  EXPECT_LE(fds.size(), 4U) << out;
+  EXPECT_EQ(std::vector<std::string>(fds.begin(), fds.begin() + 3), (std::vector<std::string>{"0", "1", "2"}));
   EXPECT_EQ(wait_exit(c.pid), 0);
 }
 

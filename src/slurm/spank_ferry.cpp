@@ -85,8 +85,8 @@ struct State {
   std::string store;  // store= : where job images are pulled (%u: user name, %U: uid)
   int grace = 0;
   // The step's container (remote context).
-  pid_t keeper = -1;
   int keeper_pidfd = -1;  // taken while the keeper is our unreaped child: never another process
+  pid_t keeper = -1;      // its pid, for messages only
   bool failed = false;  // the container did not start: every task must fail
   std::string cwd;
   std::vector<std::pair<std::string, std::string>> env;  // what the container changes
@@ -357,7 +357,7 @@ bool reap_keeper(int options) {
 }
 
 void stop_keeper() {
-  if (g.keeper <= 0) return;
+  if (g.keeper_pidfd < 0) return;
   signal_keeper(SIGTERM);
   bool gone = false;
   for (int i = 0; i < 500 && !(gone = reap_keeper(WNOHANG)); ++i) ::usleep(10000);  // 5 s, then SIGKILL
@@ -366,7 +366,7 @@ void stop_keeper() {
     reap_keeper(0);
   }
   g.keeper = -1;
-  if (g.keeper_pidfd >= 0) ::close(g.keeper_pidfd);
+  ::close(g.keeper_pidfd);
   g.keeper_pidfd = -1;
 }
 
@@ -515,7 +515,7 @@ FERRY_EXPORT int slurm_spank_user_init(spank_t sp, int, char**) {
 
 FERRY_EXPORT int slurm_spank_task_init(spank_t sp, int, char**) {
   if (g.failed) return -1;
-  if (g.keeper <= 0) return 0;
+  if (g.keeper_pidfd < 0) return 0;
   return enter_container(sp);
 }
 

@@ -37,7 +37,7 @@ err=$(slurm_as_user timeout 120 srun -N1 -n1 --export=ALL,LD_PRELOAD="$T/flood.s
   --container-image="$T/img.sqfs" true 2>&1 >/dev/null) || st=$?
 [ "$st" != 124 ] || fail "the step did not end within 120 s (slurmstepd read the keeper without a bound)"
 [ "$st" != 0 ] || fail "the step succeeded"
-expect_contains "$err" "the container did not start" "message"
+expect_contains "$err" "the container did not start: its keeper said more than 8 MiB" "message"
 
 slurm_wait_no_jobs || fail "the job's processes did not end"
 expect_eq "$(slurm_as_user srun -N1 -n1 --container-image="$T/img.sqfs" echo ok)" "ok" "a good step afterwards"
