@@ -41,7 +41,8 @@ using image::BlobDescriptor;
 
 // One blob on its way into the store (or there already).
 struct Blob {
-  BlobDescriptor desc;  // a layer's: its size is there (pull() refuses a layer without one)
+  std::string digest;
+  uint64_t size = 0;  // from the manifest (pull() refuses a layer without one)
   std::string path;  // the file to read: the store's, or the writer's while downloading
   std::unique_ptr<image::BlobWriter> writer;  // none when the store has the blob
   std::mutex mu;
@@ -63,7 +64,7 @@ struct Blob {
   bool wait(uint64_t consumed, const std::atomic<bool>& stop) {
     std::unique_lock lock(mu);
     // The reader sniffs compression from its first read: give it a header's worth.
-    uint64_t want = consumed == 0 ? std::min<uint64_t>(512, *desc.size) : consumed + 1;
+    uint64_t want = consumed == 0 ? std::min<uint64_t>(512, size) : consumed + 1;
     while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return error || done || have >= want; }))
       if (stop) return false;
     return !error;
@@ -81,11 +82,11 @@ class Downloader {
   // Fetches BLOB into its work file, verified; pull_image() keeps it once
   // everything checked out.
   void fetch(HttpSession& s, Blob& b) {
-    std::string what = "layer " + b.desc.digest;
+    std::string what = "layer " + b.digest;
     uint64_t skip = 0;  // bytes of a 200 answer to a Range request we have already
     auto make = [&] {
       HttpRequest r;
-      r.url = "blobs/" + b.desc.digest;
+      r.url = "blobs/" + b.digest;
       uint64_t have;
       {
         std::lock_guard lock(b.mu);
@@ -105,24 +106,24 @@ class Downloader {
         p += drop;
         n -= drop;
         if (n == 0) return;
-        if (b.have + n > *b.desc.size)
-          throw Error(fmt::format("{}: larger than the {} bytes its manifest says", what, *b.desc.size));
+        if (b.have + n > b.size)
+          throw Error(fmt::format("{}: larger than the {} bytes its manifest says", what, b.size));
         b.writer->write(p, n);
         {
           std::lock_guard lock(b.mu);
           b.have += n;
         }
         b.cv.notify_all();
-        progress_.add(b.desc.digest, n);
+        progress_.add(b.digest, n);
       };
       return r;
     };
     client_.send_ok(s, make, what);
-    if (b.have != *b.desc.size)
-      throw Error(fmt::format("{}: size mismatch (manifest says {}, got {})", what, *b.desc.size, b.have));
-    if (const std::string& got = b.writer->digest(); got != b.desc.digest)
+    if (b.have != b.size)
+      throw Error(fmt::format("{}: size mismatch (manifest says {}, got {})", what, b.size, b.have));
+    if (const std::string& got = b.writer->digest(); got != b.digest)
       throw Error(fmt::format("{}: digest mismatch (got {})", what, got));
-    progress_.done(b.desc.digest);
+    progress_.done(b.digest);
   }
 
   // Runs JOBS workers over QUEUE (newest layer first); returns at once.
@@ -265,7 +266,8 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
     if (slot) continue;
     slot = std::make_unique<Blob>();
     Blob& b = *slot;
-    b.desc = d;
+    b.digest = d.digest;
+    b.size = *d.size;
     all.push_back(&b);
     std::string kept = store.blob_path(d.digest);
     struct stat st {};
@@ -299,7 +301,7 @@ PullResult pull_image(const image::Reference& ref, image::Store& store, const Pu
   }
 
   Progress progress(options.progress == PullOptions::Progress::kQuiet, "downloaded");
-  for (Blob* b : missing) progress.blob(b->desc.digest, *b->desc.size);
+  for (Blob* b : missing) progress.blob(b->digest, b->size);
   std::atomic<bool> cancel{false};
   Downloader downloader(client, progress, cancel);
   downloader.start(missing, options.client.config.pull_jobs_or_default());
