@@ -184,13 +184,16 @@ ferry_shared() { as_user env XDG_RUNTIME_DIR="$XDG" XDG_CONFIG_HOME="$CFG" "$FER
 # holder_keys: the keys of this test's live mount holders, as ferry lists them.
 holder_keys() { ferry_shared mounts --format json | /usr/bin/python3 -c 'import json,sys; [print(h["Key"]) for h in json.load(sys.stdin)]'; }
 
-# holders_in_proc KEY: the pids of mount-holder processes for KEY, found in
-# /proc by their command line (not by asking ferry).
+# holders_in_proc KEY [IMAGE]: the pids of mount-holder processes for KEY
+# ("*": any) and, when given, of IMAGE, found in /proc by their command line
+# (not by asking ferry).
 holders_in_proc() {
-  local d
+  local d key=$1 image=${2:-*}
   for d in /proc/[0-9]*; do
     # Not tr | grep -q: under pipefail a SIGPIPE to tr would hide a holder.
-    [[ "$({ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null)" == *"mount-holder --key $1 "* ]] && echo "${d#/proc/}"
+    # shellcheck disable=SC2053  # $key and $image are globs
+    [[ "$({ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null)" == *"mount-holder --key "$key" "*" -- "$image" " ]] &&
+      echo "${d#/proc/}"
   done
   return 0
 }

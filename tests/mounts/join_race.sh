@@ -32,8 +32,5 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 expect_eq "$(ls -A "$XDG/ferry/mounts")" "" "rendezvous files left"
-for d in /proc/[0-9]*; do
-  if [[ "$({ tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null)" == *"mount-holder --key "*"$T/img.sqfs"* ]]; then
-    fail "a mount holder (pid ${d#/proc/}) outlived its containers"
-  fi
-done
+left=$(holders_in_proc "*" "$T/img.sqfs")
+[ -z "$left" ] || fail "mount holders outlived their containers: $left"
