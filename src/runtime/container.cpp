@@ -438,12 +438,12 @@ std::string prepare_container(const ContainerSpec& spec, const ImageSource& src)
     // overlay's upper layer takes their writes until they are done.
     bool hooks = !spec.hooks.empty();
     bool writable = spec.root.writable_tmpfs || hooks;
-    // A SquashFS image keeps the root overlay: the kernel sends every
+    // A private FUSE mount keeps the root overlay: the kernel sends every
     // ioctl on a FUSE file to the server, a round trip each (Python's
     // isatty() on each module it opens: 137 FUSE_IOCTLs per `import
-    // numpy`), while overlayfs answers ENOTTY itself.
-    bool split = !writable && !points.empty() && spec.root.format != image::Format::Squashfs &&
-                 overlay_directories(image, points);
+    // numpy`), while overlayfs answers ENOTTY itself. A holder's mount is
+    // under an overlay already (holder.cpp).
+    bool split = !writable && !points.empty() && src.server == nullptr && overlay_directories(image, points);
     if (writable || (!points.empty() && !split)) {
       if (::mkdir(kLayerDir.c_str(), 0755) != 0) throw_errno("mkdir", kLayerDir);
       make_mount_points(kLayerDir, points);

@@ -3,8 +3,11 @@
 # directories, not on the root, so that lookups elsewhere in the image pass
 # through no overlay; the directories still show all the image's files.
 # Points under a missing directory share its top-most overlay; a point in
-# the root itself, --writable-tmpfs, or a SquashFS image (FUSE: overlayfs
-# spares each ioctl a round trip to the server) get the root overlay.
+# the root itself, --writable-tmpfs, or a private SquashFS mount (FUSE:
+# overlayfs spares each ioctl a round trip to the server) get the root
+# overlay. A container joining a mount holder takes the holder's overlay of
+# its FUSE mount as the root (the same one in every container: its caches
+# stay warm) and adds overlays on /etc and /home as for a directory.
 . "$(dirname "$0")/../lib.sh"
 
 make_busybox_image "$T/img"
@@ -17,6 +20,8 @@ mkdir -m 0777 "$T/vol"
 # last one listed there), or "none".
 fstype() { printf '%s\n' "$1" | awk -v p="$2" '$5 == p { for (i = 7; $i != "-"; i++); t = $(i + 1) } END { print t ? t : "none" }'; }
 # overlays MOUNTINFO: how many overlay mounts it lists.
+root_dev() { printf '%s\n' "$1" | awk '$5 == "/" { d = $3 } END { print d }'; }
+requests() { ferry_shared mounts --format json | /usr/bin/python3 -c 'import json,sys; print(sum(h["Requests"] for h in json.load(sys.stdin)))'; }
 overlays() { printf '%s\n' "$1" | awk '{ for (i = 7; $i != "-"; i++); if ($(i + 1) == "overlay") n++ } END { print n + 0 }'; }
 
 info=$(as_user "$FERRY" run "$T/img" cat /proc/self/mountinfo)
@@ -52,4 +57,34 @@ if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
   info=$(as_user "$FERRY" run --no-share "$T/img.sqfs" cat /proc/self/mountinfo)
   expect_eq "$(fstype "$info" /)" overlay "the root of a SquashFS image"
   expect_eq "$(fstype "$info" /etc)" none "/etc of a SquashFS image"
+
+  share_setup 60
+  info=$(ferry_shared run "$T/img.sqfs" cat /proc/self/mountinfo)
+  expect_eq "$(fstype "$info" /)" overlay "the root of a joined SquashFS image"
+  expect_eq "$(fstype "$info" /etc)" overlay "/etc of a joined SquashFS image"
+  expect_eq "$(fstype "$info" /home)" overlay "/home of a joined SquashFS image"
+  # Two containers at once (a device number is reused once free): one root.
+  mkdir -m 0777 "$T/u"
+  ferry_shared run -v "$T/u:/home/u" "$T/img.sqfs" sh -c 'cat /proc/self/mountinfo >/home/u/a.tmp; mv /home/u/a.tmp /home/u/a
+    i=0; while [ ! -e /home/u/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done' &
+  for _ in $(seq 200); do [ -e "$T/u/a" ] && break; sleep 0.05; done
+  info2=$(ferry_shared run "$T/img.sqfs" cat /proc/self/mountinfo)
+  touch "$T/u/go"
+  wait $!
+  expect_eq "$(root_dev "$info2")" "$(root_dev "$(cat "$T/u/a")")" "the root's device in two joined containers"
+  out=$(ferry_shared run "$T/img.sqfs" sh -c 'cat /etc/marker; ls -d "$HOME"; id -un')
+  expect_eq "$out" "$(printf 'marker\n%s\n%s' "$TEST_HOME" "$TEST_USER")" "files of a joined SquashFS image"
+  out=$(ferry_shared run "$T/img.sqfs" /probe mount /)
+  expect_contains "$out" "ro=1" "the joined root read-only"
+  expect_contains "$out" "nosuid=1" "the joined root nosuid"
+  expect_contains "$out" "nodev=1" "the joined root nodev"
+  # isatty() on an image file is answered by the overlay, not sent to the
+  # FUSE server: 50 of them, in a warm container, cost no request.
+  tty50='for i in $(seq 50); do [ -t 3 ] 3</bin/busybox && exit 9; done; exit 0'
+  ferry_shared run "$T/img.sqfs" sh -c "$tty50"
+  before=$(requests)
+  ferry_shared run "$T/img.sqfs" sh -c "$tty50"
+  after=$(requests)
+  [ $((after - before)) -lt 25 ] || fail "50 isatty() calls cost $((after - before)) FUSE requests"
+  ferry_shared umount --all >/dev/null
 fi
