@@ -98,6 +98,7 @@ Handler setup_mount_holder(CLI::App& sub) {
   sub.add_option("--image", args->image);
   sub.add_option("--grace", args->grace)->required();
   sub.add_flag("--directory", args->directory);
+  sub.add_option("--point", args->points)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub.add_option("--ready-fd", args->ready_fd)->required();
   sub.add_option("PATH", args->path)->required();
   return [args] { return runtime::holder_main(*args); };

@@ -330,6 +330,21 @@ struct ImageSource {
   int holder_fd() const { return shared && !shared->directory ? shared->socket.get() : -1; }
 };
 
+// The mount points every container of this user needs (HolderArgs::points),
+// for a new holder of a SquashFS image to make in its shared layer: those of
+// the standard binds whose source exists, and the generated account files.
+std::vector<std::string> standard_points(const ContainerSpec& spec) {
+  std::vector<std::string> out;
+  if (spec.root.format != image::Format::Squashfs) return out;
+  for (const auto& m : spec.mounts) {
+    struct stat st {};
+    if (m.standard && m.kind == Mount::Kind::Bind && ::stat(m.source.c_str(), &st) == 0)
+      out.push_back((S_ISDIR(st.st_mode) ? "d:" : "f:") + m.destination);
+  }
+  if (!spec.account.passwd_line.empty()) out.insert(out.end(), {"f:/etc/passwd", "f:/etc/group"});
+  return out;
+}
+
 // Before the namespaces, and single-threaded: joining or starting a holder
 // forks; validating the image for a private mount starts no thread.
 ImageSource open_image(const ContainerSpec& spec) {
@@ -337,7 +352,8 @@ ImageSource open_image(const ContainerSpec& spec) {
   bool squashfs = spec.root.format == image::Format::Squashfs;
   if (spec.root.share) {
     log::Timer t("join mount holder");
-    src.shared = acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace, !squashfs);
+    src.shared =
+        acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace, !squashfs, standard_points(spec));
   } else if (squashfs) {
     src.server = image::SquashfsServer::open(spec.root.path);
   }

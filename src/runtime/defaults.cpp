@@ -80,6 +80,7 @@ void prepend_dirs(std::vector<std::string>& env, const std::vector<ContainerEdit
 
 Mount bind(std::string src, std::string dst, bool ro, bool optional, bool recursive = false) {
   Mount m;
+  m.standard = true;
   m.source = std::move(src);
   m.destination = std::move(dst);
   m.read_only = ro;
@@ -231,12 +232,16 @@ ContainerSpec build_spec(const RunRequest& req) {
   m.push_back(bind("/sys", "/sys", false, true, true));
   m.push_back(bind("/tmp", "/tmp", false, true));
   std::string home = env_get(host_env, "HOME").value_or("");
-  if (!home.empty() && home[0] == '/' && home != "/") m.push_back(bind(normalize_path(home), normalize_path(home), false, true));
+  home = !home.empty() && home[0] == '/' && home != "/" ? normalize_path(home) : "";
+  if (!home.empty()) m.push_back(bind(home, home, false, true));
   for (const char* f : {"/etc/resolv.conf", "/etc/hosts", "/etc/localtime"})
     m.push_back(bind(f, f, true, true));
   std::string cwd = current_dir();
   bool cwd_bound = !cwd.empty() && !is_system_dir(cwd);
-  if (cwd_bound) m.push_back(bind(cwd, cwd, false, true));
+  if (cwd_bound && cwd != home) {  // the home's bind (standard) serves it as well
+    m.push_back(bind(cwd, cwd, false, true));
+    m.back().standard = false;  // each container's own
+  }
   for (const auto& ed : req.edits) {
     m.insert(m.end(), ed.mounts.begin(), ed.mounts.end());
     spec.hooks.insert(spec.hooks.end(), ed.hooks.begin(), ed.hooks.end());

@@ -91,7 +91,8 @@ void await_ready(int fd, pid_t pid) {
 // Starts `ferry mount-holder` detached from us: a double fork, so that it is
 // not our child (our supervisor reaps and kills children) and, after
 // setsid(), in no process group a terminal or a launcher signals.
-void spawn_holder(const std::string& key, const Target& t, const std::string& name, int grace) {
+void spawn_holder(const std::string& key, const Target& t, const std::string& name, int grace,
+                  const std::vector<std::string>& points) {
   int pipefd[2];
   if (::pipe2(pipefd, O_CLOEXEC) != 0) throw_errno("pipe", "mount holder");
   Fd rd(pipefd[0]), wr(pipefd[1]);
@@ -100,6 +101,7 @@ void spawn_holder(const std::string& key, const Target& t, const std::string& na
   std::vector<const char*> argv = {"ferry",      "mount-holder", "--key",   key.c_str(),   "--image",
                                    name.c_str(), "--grace",      grace_s.c_str(), "--ready-fd", ready.c_str()};
   if (t.directory) argv.push_back("--directory");
+  for (const auto& p : points) argv.insert(argv.end(), {"--point", p.c_str()});
   argv.insert(argv.end(), {"--", t.path.c_str(), nullptr});
   pid_t child = ::fork();
   if (child < 0) throw_errno("fork", "mount holder");
@@ -259,7 +261,8 @@ std::optional<std::string> ask_holder(int fd, std::string_view request) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace, bool directory) {
+SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace, bool directory,
+                                 const std::vector<std::string>& points) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw_errno("stat", path);
   if (S_ISDIR(st.st_mode) != directory)
@@ -278,7 +281,7 @@ SharedMount acquire_shared_mount(const std::string& path, const std::string& nam
     if (::unlink(paths.sock.c_str()) != 0 && errno != ENOENT) throw_errno("remove stale socket", paths.sock);
     if (!directory && ::mkdir(paths.root.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("mkdir", paths.root);
     log::debug(fmt::format("starting the mount holder of {}", path));
-    spawn_holder(key, target, name, grace);
+    spawn_holder(key, target, name, grace, points);
     if (auto m = try_attach(paths, target)) return std::move(*m);
   }
   throw Error("could not join or start the mount holder of " + path);

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ferry/core/fd.hpp"
 
@@ -86,8 +87,9 @@ struct SharedMount {
 /// Joins the holder of the image at PATH (a SquashFS file, or a directory
 /// when DIRECTORY), starting one if there is none; at most one holder per
 /// image key and user ever runs. NAME is shown by `ferry mounts`; GRACE is
-/// the new holder's linger time in seconds. Must run while single-threaded
-/// (it forks).
-SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace, bool directory);
+/// the new holder's linger time in seconds, POINTS its HolderArgs::points.
+/// Must run while single-threaded (it forks).
+SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace, bool directory,
+                                 const std::vector<std::string>& points);
 
 }  // namespace ferry::runtime

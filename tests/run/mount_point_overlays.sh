@@ -7,7 +7,9 @@
 # overlayfs spares each ioctl a round trip to the server) get the root
 # overlay. A container joining a mount holder takes the holder's overlay of
 # its FUSE mount as the root (the same one in every container: its caches
-# stay warm) and adds overlays on /etc and /home as for a directory.
+# stay warm), in which the holder has made the standard mount points the
+# image lacks (/home/USER, /etc/hosts): no overlay of its own, unless it has
+# points of its own (a volume), which get overlays as for a directory.
 . "$(dirname "$0")/../lib.sh"
 
 make_busybox_image "$T/img"
@@ -61,8 +63,12 @@ if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
   share_setup 60
   info=$(ferry_shared run "$T/img.sqfs" cat /proc/self/mountinfo)
   expect_eq "$(fstype "$info" /)" overlay "the root of a joined SquashFS image"
-  expect_eq "$(fstype "$info" /etc)" overlay "/etc of a joined SquashFS image"
-  expect_eq "$(fstype "$info" /home)" overlay "/home of a joined SquashFS image"
+  expect_eq "$(fstype "$info" /etc)" none "/etc of a joined SquashFS image"
+  expect_eq "$(fstype "$info" /home)" none "/home of a joined SquashFS image"
+  [ "$(fstype "$info" "$TEST_HOME")" != none ] || fail "$TEST_HOME is not bound in a joined SquashFS image"
+  info=$(ferry_shared run -v "$T/vol:/etc/deep/er" "$T/img.sqfs" cat /proc/self/mountinfo)
+  expect_eq "$(fstype "$info" /etc)" overlay "/etc of a joined SquashFS image with /etc/deep/er"
+  expect_eq "$(ferry_shared run -v "$T/vol:/etc/deep/er" "$T/img.sqfs" ls /etc/deep)" er "/etc/deep, joined"
   # Two containers at once (a device number is reused once free): one root.
   mkdir -m 0777 "$T/u"
   ferry_shared run -v "$T/u:/home/u" "$T/img.sqfs" sh -c 'cat /proc/self/mountinfo >/home/u/a.tmp; mv /home/u/a.tmp /home/u/a
@@ -72,8 +78,9 @@ if command -v mksquashfs >/dev/null && [ -c /dev/fuse ]; then
   touch "$T/u/go"
   wait $!
   expect_eq "$(root_dev "$info2")" "$(root_dev "$(cat "$T/u/a")")" "the root's device in two joined containers"
-  out=$(ferry_shared run "$T/img.sqfs" sh -c 'cat /etc/marker; ls -d "$HOME"; id -un')
-  expect_eq "$out" "$(printf 'marker\n%s\n%s' "$TEST_HOME" "$TEST_USER")" "files of a joined SquashFS image"
+  out=$(ferry_shared run "$T/img.sqfs" sh -c 'cat /etc/marker; head -1 /etc/hosts; ls -d "$HOME"; id -un')
+  expect_eq "$out" "$(printf 'marker\n%s\n%s\n%s' "$(head -1 /etc/hosts)" "$TEST_HOME" "$TEST_USER")" \
+    "files of a joined SquashFS image"
   out=$(ferry_shared run "$T/img.sqfs" /probe mount /)
   expect_contains "$out" "ro=1" "the joined root read-only"
   expect_contains "$out" "nosuid=1" "the joined root nosuid"

@@ -53,6 +53,11 @@ struct Mount {
   /// image that leads there). A default that an image's symlink aims at the
   /// root is refused.
   bool volume = false;
+  /// One of the defaults every container of the user gets (/tmp, home, the
+  /// host's /etc files), not the working directory or a volume: a mount
+  /// holder makes its mount point, when the image lacks it, in the layer
+  /// its containers share, so that they need no overlay of their own.
+  bool standard = false;
   std::shared_ptr<ServedFs> served = nullptr;  ///< Served: the server, shared by copies of the spec
 };
 

@@ -58,6 +58,9 @@ struct HolderArgs {
   std::string image;
   std::string path;
   bool directory = false;  ///< PATH is a directory image: mount nothing
+  /// Mount points to make in the shared layer when the image lacks them:
+  /// "d:PATH" (a directory) or "f:PATH" (a file).
+  std::vector<std::string> points;
   int grace = 60;
   int ready_fd = -1;  ///< written "ok", or the error, once it serves
 };
