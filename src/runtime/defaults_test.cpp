@@ -1,13 +1,16 @@
 #include "ferry/runtime/defaults.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 #include "ferry/core/error.hpp"
+#include "test_temp_dir.hpp"
 
 namespace ferry::runtime {
 namespace {
@@ -174,6 +177,49 @@ TEST(Edits, PathDirectoriesGoFirstAndFlagsReplace) {
   EXPECT_EQ(env_get(compose_env({}, r), "PATH"), "/.ferry/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   r.env = {"PATH=/mine"};
   EXPECT_EQ(env_get(compose_env({}, r), "PATH"), "/mine");
+}
+
+}  // namespace ferry::runtime
+
+namespace ferry::runtime {
+
+// The defaults every container of the user gets are marked standard (a
+// mount holder makes their mount points once, in its shared layer); the
+// working directory and volumes are each container's own. A working
+// directory that is the home is served by the home's bind alone.
+TEST(Mounts, StandardAreTheDefaultsNotTheWorkingDirectoryOrVolumes) {
+  test::TempDir t("standard");
+  std::string home = t.path() + "/home", work = t.path() + "/work";
+  ASSERT_EQ(::mkdir(home.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(work.c_str(), 0700), 0);
+  const char* old_home = ::getenv("HOME");
+  std::string saved_home = old_home ? old_home : "";
+  char old_cwd[4096];
+  ASSERT_NE(::getcwd(old_cwd, sizeof old_cwd), nullptr);
+  ::setenv("HOME", home.c_str(), 1);
+  ASSERT_EQ(::chdir(work.c_str()), 0);
+  RunRequest r = request_with_image_env({});
+  r.command = {"/bin/true"};
+  r.volumes.push_back(parse_volume("/var:/data"));
+  auto standard = [](const ContainerSpec& spec, const std::string& dst) -> std::optional<bool> {
+    for (const auto& m : spec.mounts)
+      if (m.destination == dst) return m.standard;
+    return std::nullopt;
+  };
+  ContainerSpec spec = build_spec(r);
+  EXPECT_EQ(standard(spec, home), true);
+  EXPECT_EQ(standard(spec, "/tmp"), true);
+  EXPECT_EQ(standard(spec, "/etc/hosts"), true);
+  EXPECT_EQ(standard(spec, work), false);
+  EXPECT_EQ(standard(spec, "/data"), false);
+  ASSERT_EQ(::chdir(home.c_str()), 0);
+  spec = build_spec(r);
+  EXPECT_EQ(std::count_if(spec.mounts.begin(), spec.mounts.end(), [&](const Mount& m) { return m.destination == home; }),
+            1);
+  EXPECT_EQ(standard(spec, home), true);
+  EXPECT_EQ(::chdir(old_cwd), 0);
+  if (old_home) ::setenv("HOME", saved_home.c_str(), 1);
+  else ::unsetenv("HOME");
 }
 
 }  // namespace ferry::runtime
