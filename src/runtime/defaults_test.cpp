@@ -186,7 +186,8 @@ namespace ferry::runtime {
 // The defaults every container of the user gets are marked standard (a
 // mount holder makes their mount points once, in its shared layer); the
 // working directory and volumes are each container's own. A working
-// directory that is the home is served by the home's bind alone.
+// directory that is the home is served by the home's bind, which stays
+// standard.
 TEST(Mounts, StandardAreTheDefaultsNotTheWorkingDirectoryOrVolumes) {
   test::TempDir t("standard");
   std::string home = t.path() + "/home", work = t.path() + "/work";
@@ -212,11 +213,9 @@ TEST(Mounts, StandardAreTheDefaultsNotTheWorkingDirectoryOrVolumes) {
   EXPECT_EQ(standard(spec, "/etc/hosts"), true);
   EXPECT_EQ(standard(spec, work), false);
   EXPECT_EQ(standard(spec, "/data"), false);
-  ASSERT_EQ(::chdir(home.c_str()), 0);
+  EXPECT_EQ(::chdir(home.c_str()), 0);
   spec = build_spec(r);
-  EXPECT_EQ(std::count_if(spec.mounts.begin(), spec.mounts.end(), [&](const Mount& m) { return m.destination == home; }),
-            1);
-  EXPECT_EQ(standard(spec, home), true);
+  EXPECT_EQ(standard(spec, home), true);  // not replaced by a working directory's bind
   EXPECT_EQ(::chdir(old_cwd), 0);
   if (old_home) ::setenv("HOME", saved_home.c_str(), 1);
   else ::unsetenv("HOME");

@@ -210,7 +210,7 @@ class Holder {
 };
 
 // The image, as its containers take it: the FUSE mount under a read-only
-// overlay (its other lower layer empty), both in a tmpfs at ROOT that only
+// overlay (its other lower layer made here), both in a tmpfs at ROOT that only
 // this namespace sees. The overlay is what its containers clone, so its
 // dentries and inodes outlive each container and start warm in the next
 // one; a root overlay made per container started cold every time (5 ms of
@@ -235,16 +235,23 @@ void mount_shared_image(image::SquashfsServer& server, const HolderArgs& args, c
   std::vector<MissingPath> points;
   Rootfs view(image);
   for (const auto& p : args.points) {
-    if (p.size() < 3 || (p[0] != 'd' && p[0] != 'f') || p[1] != ':') continue;
+    if (p.size() < 3 || (p[0] != 'd' && p[0] != 'f') || p[1] != ':') throw Error("bad --point " + p);
     try {
       if (auto m = view.missing(p.substr(2), p[0] == 'd')) points.push_back(std::move(*m));
     } catch (const Error&) {
     }
   }
   make_mount_points(layer, points);
+  // The layer's root stands in for the image's (its mode; the owner is ours).
+  struct stat st {};
+  if (::stat(image.c_str(), &st) != 0) throw_errno("stat", image);
+  if (::chmod(layer.c_str(), st.st_mode & 07777) != 0) throw_errno("chmod", layer);
   Fd tmpfs = open_or_throw(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   set_mount_flags_fd(tmpfs.get(), MountFlags{true, true, true}, root);  // the layer stays as made
-  std::string data = fmt::format("lowerdir={}:{},userxattr", layer, image);
+  // By fd: the rendezvous directory's path may hold a ':' or ','.
+  Fd lower = open_or_throw(layer, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  Fd under = open_or_throw(image, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  std::string data = fmt::format("lowerdir=/proc/self/fd/{}:/proc/self/fd/{},userxattr", lower.get(), under.get());
   if (::mount("overlay", root.c_str(), "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, data.c_str()) != 0)
     throw_errno("mount overlay of the image", root);
 }

@@ -160,6 +160,13 @@ std::optional<MissingPath> Rootfs::missing(const std::string& path, bool directo
   if (Fd fd; resolve_beneath(path, O_PATH, fd) == Beneath::kFound) return found(fd.get());
   Walk w = walk(path, true);
   if (w.found) return found(w.found->get());
+  // A symlink through a missing directory and then back up (`a -> x/../..`)
+  // is not resolved by name: the layer's points are made by path, and
+  // `x/..` there would climb out of the layer.
+  if (std::find(w.rest.begin(), w.rest.end(), "..") != w.rest.end())
+    throw Error(fmt::format("{}: a symlink in the image leads through a missing directory and then '..'; no mount "
+                            "point is made for it",
+                            path));
   MissingPath m;
   m.existing.assign(w.names.begin() + 1, w.names.end());
   for (size_t i = 1; i < w.chain.size(); ++i) m.modes.push_back(stat_fd(w.chain[i].get(), path).st_mode);
@@ -211,7 +218,10 @@ Fd Rootfs::ensure(const std::string& path, bool directory, bool* on_root) {
 }
 
 void make_mount_points(const std::string& layer, const std::vector<MissingPath>& points) {
+  auto plain = [](const std::string& n) { return !n.empty() && n != "." && n != ".." && n.find('/') == n.npos; };
   for (const auto& p : points) {
+    if (!std::all_of(p.existing.begin(), p.existing.end(), plain) || !std::all_of(p.rest.begin(), p.rest.end(), plain))
+      throw Error("a mount point's path has a component that is not a plain name");
     std::string at = layer;
     for (size_t i = 0; i < p.existing.size(); ++i) {
       at += "/" + p.existing[i];

@@ -55,6 +55,21 @@ TEST_F(RootfsTest, RelativeAndAbsoluteSymlinksResolveInsideTheRoot) {
   EXPECT_EQ(inode(self->get()), inode(root_));
 }
 
+// `/home -> x/../../../host` with x missing: the walk cannot resolve the
+// `..` (x is not there), and the layer's points are made by path, where
+// `LAYER/x/../../..` would climb out of the layer. Refused, nothing made.
+TEST_F(RootfsTest, AMissingDirectoryFollowedByDotDotIsRefusedAndNothingIsMade) {
+  ASSERT_EQ(::symlink("x/../../../host/made", (root_ + "/home").c_str()), 0);
+  Rootfs fs(root_);
+  EXPECT_THROW(fs.missing("/home/alice", true), Error);
+  std::string layer = base_ + "/layer";
+  ASSERT_EQ(::mkdir(layer.c_str(), 0755), 0);
+  MissingPath bad{{}, {}, {"x", "..", "..", "host", "made"}, true};
+  EXPECT_THROW(make_mount_points(layer, {bad}), Error);
+  EXPECT_FALSE(std::filesystem::exists(base_ + "/host/made"));
+  EXPECT_FALSE(std::filesystem::exists(layer + "/x"));
+}
+
 TEST_F(RootfsTest, ASymlinkClimbingOutIsRefusedNotFollowed) {
   Rootfs fs(root_);
   EXPECT_THROW(fs.open("/etc/out/passwd"), Error);
