@@ -331,7 +331,8 @@ struct ImageSource {
 };
 
 // The mount points every container of this user needs (HolderArgs::points),
-// for a new holder of a SquashFS image to make in its shared layer: those of
+// for a new holder of a SquashFS image to make in its shared layer (asked
+// only when one is started: a join stats nothing): those of
 // the standard binds whose source exists, and the generated account files.
 std::vector<std::string> standard_points(const ContainerSpec& spec) {
   std::vector<std::string> out;
@@ -352,8 +353,8 @@ ImageSource open_image(const ContainerSpec& spec) {
   bool squashfs = spec.root.format == image::Format::Squashfs;
   if (spec.root.share) {
     log::Timer t("join mount holder");
-    src.shared =
-        acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace, !squashfs, standard_points(spec));
+    src.shared = acquire_shared_mount(spec.root.path, spec.root.name, spec.root.share_grace, !squashfs,
+                                      [&] { return standard_points(spec); });
   } else if (squashfs) {
     src.server = image::SquashfsServer::open(spec.root.path);
   }

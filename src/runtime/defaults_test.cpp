@@ -179,10 +179,6 @@ TEST(Edits, PathDirectoriesGoFirstAndFlagsReplace) {
   EXPECT_EQ(env_get(compose_env({}, r), "PATH"), "/mine");
 }
 
-}  // namespace ferry::runtime
-
-namespace ferry::runtime {
-
 // The defaults every container of the user gets are marked standard (a
 // mount holder makes their mount points once, in its shared layer); the
 // working directory and volumes are each container's own. A working

@@ -262,7 +262,7 @@ std::optional<std::string> ask_holder(int fd, std::string_view request) {
 }
 
 SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace, bool directory,
-                                 const std::vector<std::string>& points) {
+                                 const std::function<std::vector<std::string>()>& points) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) throw_errno("stat", path);
   if (S_ISDIR(st.st_mode) != directory)
@@ -281,7 +281,7 @@ SharedMount acquire_shared_mount(const std::string& path, const std::string& nam
     if (::unlink(paths.sock.c_str()) != 0 && errno != ENOENT) throw_errno("remove stale socket", paths.sock);
     if (!directory && ::mkdir(paths.root.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("mkdir", paths.root);
     log::debug(fmt::format("starting the mount holder of {}", path));
-    spawn_holder(key, target, name, grace, points);
+    spawn_holder(key, target, name, grace, points());
     if (auto m = try_attach(paths, target)) return std::move(*m);
   }
   throw Error("could not join or start the mount holder of " + path);

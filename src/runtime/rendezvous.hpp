@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -87,9 +88,10 @@ struct SharedMount {
 /// Joins the holder of the image at PATH (a SquashFS file, or a directory
 /// when DIRECTORY), starting one if there is none; at most one holder per
 /// image key and user ever runs. NAME is shown by `ferry mounts`; GRACE is
-/// the new holder's linger time in seconds, POINTS its HolderArgs::points.
+/// the new holder's linger time in seconds; POINTS gives its
+/// HolderArgs::points, asked only when a holder is started (not on a join).
 /// Must run while single-threaded (it forks).
 SharedMount acquire_shared_mount(const std::string& path, const std::string& name, int grace, bool directory,
-                                 const std::vector<std::string>& points);
+                                 const std::function<std::vector<std::string>()>& points);
 
 }  // namespace ferry::runtime
